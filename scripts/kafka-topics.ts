@@ -7,7 +7,11 @@ import { createLogger } from '../src/logger.js';
 
 const config = loadConfig('all', process.env);
 const logger = createLogger({ level: config.LOG_LEVEL, process: 'kafka-topics' });
-const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger }).admin();
+const admin = createKafka({
+  brokers: config.KAFKA_BROKERS,
+  clientId: config.KAFKA_CLIENT_ID,
+  logger,
+}).admin();
 await admin.connect();
 try {
   await ensureTopics(admin, {

@@ -9,7 +9,16 @@ export function createLogger(options: { level: string; process: string }): Logge
     base: { process: options.process },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['password', '*.password', 'token', '*.token', 'authorization', '*.authorization', 'secret', '*.secret'],
+      paths: [
+        'password',
+        '*.password',
+        'token',
+        '*.token',
+        'authorization',
+        '*.authorization',
+        'secret',
+        '*.secret',
+      ],
       censor: '[redacted]',
     },
   });

@@ -40,7 +40,12 @@ export const sharedEnv = {
   KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')
-    .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((broker) => broker.trim())
+        .filter(Boolean),
+    )
     .pipe(
       z
         .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port'))

@@ -37,7 +37,10 @@ export function loadConfig(process: ProcessName, env: Record<string, string | un
   const result = configSchema(process).safeParse(present);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
+      result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '?'),
+        message: issue.message,
+      })),
     );
   }
   return result.data;

@@ -1,0 +1,67 @@
+import { z } from '@hono/zod-openapi';
+import type { ErrorCode, FieldError } from '../errors.js';
+
+/** HTTP status and title of each error code: the one place codes meet HTTP. */
+export const problemTypes: Record<ErrorCode, { status: number; title: string }> = {
+  malformed_request: { status: 400, title: 'Malformed request' },
+  validation_failed: { status: 400, title: 'Request validation failed' },
+  unauthenticated: { status: 401, title: 'Authentication required' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  unavailable: { status: 503, title: 'Service unavailable' },
+  internal: { status: 500, title: 'Internal server error' },
+};
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** `type` URIs are relative references to docs/problems.md anchors, stable per code. */
+export const problemTypeUri = (code: ErrorCode) => `/problems/${code.replaceAll('_', '-')}`;
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: '/problems/validation-failed' }),
+    title: z.string().openapi({ example: 'Request validation failed' }),
+    status: z.number().int().openapi({ example: 400 }),
+    detail: z.string().optional(),
+    instance: z.string().optional().openapi({ description: 'The request path.' }),
+    code: z.string().openapi({ description: 'Machine-readable error code.', example: 'validation_failed' }),
+    request_id: z.string().openapi({ description: 'Quote it when reporting a problem.' }),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string(), code: z.string().optional() }))
+      .optional()
+      .openapi({ description: 'Field errors of a failed validation.' }),
+  })
+  .openapi('Problem');
+
+export type Problem = z.infer<typeof ProblemSchema>;
+
+export function buildProblem(input: {
+  code: ErrorCode;
+  detail?: string | undefined;
+  instance: string;
+  requestId: string;
+  fieldErrors?: FieldError[] | undefined;
+}): Problem {
+  const { status, title } = problemTypes[input.code];
+  return {
+    type: problemTypeUri(input.code),
+    title,
+    status,
+    ...(input.detail ? { detail: input.detail } : {}),
+    instance: input.instance,
+    code: input.code,
+    request_id: input.requestId,
+    ...(input.fieldErrors?.length ? { errors: input.fieldErrors } : {}),
+  };
+}
+
+/** Shared OpenAPI response entry for problem answers. */
+export const problemResponse = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+});

@@ -1,0 +1,29 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/**
+ * One registry per process, made at boot and passed down; `/metrics` serves it. Process defaults
+ * (event-loop lag, heap, GC) are included. Later modules add their own metrics to the same registry.
+ */
+export function createMetrics(options: { process: string }) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'hookline', process: options.process });
+  collectDefaultMetrics({ register: registry, prefix: 'hookline_' });
+
+  const httpRequestDuration = new Histogram({
+    name: 'hookline_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status class.',
+    labelNames: ['method', 'route', 'status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: 'hookline_http_requests_total',
+    help: 'HTTP requests by method, route template and status class.',
+    labelNames: ['method', 'route', 'status_class'] as const,
+    registers: [registry],
+  });
+
+  return { registry, http: { requestDuration: httpRequestDuration, requests: httpRequests } };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,152 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { ConfigError, loadConfig, type ProcessName } from '../config/load.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { allTopics } from '../events/topics.js';
+import { Readiness } from '../health/readiness.js';
+import { type App, newApp } from '../http/app.js';
+import { httpMetrics } from '../http/middleware/metrics.js';
+import { registerHealthRoutes } from '../http/routes/health.js';
+import { ensureTopics } from '../kafka/topics.js';
+import { createLogger } from '../logger.js';
+import type { Component } from './component.js';
+import { createDependencies, type Dependencies, dependencyChecks } from './dependencies.js';
+import { retryUntil } from './retry.js';
+
+export interface ProcessPlan {
+  /** Long-running parts, started in order and stopped in reverse order. */
+  components: Component[];
+  /** Routes beyond `/healthz`, `/readyz` and `/metrics` (the API's). */
+  routes?: (app: App) => void;
+}
+
+export interface RunningProcess {
+  deps: Dependencies;
+  port: number;
+  stop(reason: string): Promise<void>;
+}
+
+/**
+ * Boots one hookline process: parses its config (a bad value stops it, naming the variable), builds
+ * its dependencies once, applies migrations and creates topics, starts its components and an HTTP
+ * server (health, readiness, metrics, and the API where planned), and shuts down gracefully on
+ * SIGTERM/SIGINT: not ready at once, stop accepting, finish in-flight work, close pools.
+ */
+export async function runProcess(
+  name: ProcessName,
+  plan: (deps: Dependencies) => ProcessPlan,
+  env: Record<string, string | undefined> = process.env,
+): Promise<RunningProcess> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(name, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`hookline ${name}: ${error.message}`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, process: name });
+  const deps = createDependencies(config, logger, name);
+  const readiness = new Readiness(dependencyChecks(deps), config.READINESS_TIMEOUT_MS);
+
+  if (config.MIGRATE_ON_START) {
+    await retryUntil('database migration', () => migrateDatabase(deps.db, deps.sql, logger), {
+      logger,
+      deadlineMs: 60_000,
+    });
+  }
+  const admin = deps.kafka.admin();
+  await retryUntil(
+    'creating Kafka topics',
+    async () => {
+      await admin.connect();
+      await ensureTopics(admin, {
+        topics: allTopics,
+        partitions: config.KAFKA_TOPIC_PARTITIONS,
+        replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+        logger,
+      });
+    },
+    { logger, deadlineMs: 60_000 },
+  );
+  await admin.disconnect();
+
+  const { components, routes } = plan(deps);
+  const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  app.use(httpMetrics(deps.metrics));
+  registerHealthRoutes(app, { readiness, metrics: deps.metrics });
+  routes?.(app);
+
+  const started: Component[] = [];
+  for (const component of components) {
+    await component.start();
+    started.push(component);
+    logger.info({ component: component.name }, 'component started');
+  }
+
+  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ host: config.HOST, port, components: components.map((c) => c.name) }, 'process ready');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'shutting down');
+      readiness.markShuttingDown();
+      const timer = setTimeout(() => {
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      timer.unref();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      for (const component of started.reverse()) {
+        try {
+          await component.stop();
+          logger.info({ component: component.name }, 'component stopped');
+        } catch (error) {
+          logger.error({ err: error, component: component.name }, 'component failed to stop cleanly');
+        }
+      }
+      await closed;
+      await deps.close();
+      clearTimeout(timer);
+      logger.info('shutdown complete');
+    })();
+    return stopping;
+  };
+
+  return { deps, port, stop };
+}
+
+/** Entry-point helper: runs the process and wires signals and fatal errors to a clean exit. */
+export function main(name: ProcessName, plan: (deps: Dependencies) => ProcessPlan): void {
+  runProcess(name, plan).then(
+    (running) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        running.stop(signal).then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      process.on('unhandledRejection', (reason) => {
+        running.deps.logger.fatal({ err: reason }, 'unhandled promise rejection');
+        running.stop('unhandledRejection').finally(() => process.exit(1));
+      });
+    },
+    (error: unknown) => {
+      console.error(
+        `hookline ${name}: failed to start: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      process.exit(1);
+    },
+  );
+}
