@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { AppError, type ErrorCode, type FieldError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -31,10 +32,11 @@ export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
     requestId: c.get('requestId') ?? 'unknown',
     fieldErrors: error.fieldErrors,
   });
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  // Headers set through the context keep those middleware already set (x-request-id).
+  c.header('content-type', PROBLEM_CONTENT_TYPE);
   if (error.retryAfterSeconds !== undefined)
-    headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));
-  return new Response(JSON.stringify(problem), { status: problem.status, headers });
+    c.header('retry-after', String(Math.ceil(error.retryAfterSeconds)));
+  return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode);
 }
 
 const codeByStatus = new Map<number, ErrorCode>(

@@ -1,0 +1,107 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface SpawnedProcess {
+  child: ChildProcess;
+  baseUrl: string;
+  /** Every log line the process wrote so far (JSON lines on stdout, anything on stderr). */
+  output: () => string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  terminate: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/**
+ * Starts a real hookline process (`tsx workers/<entry>.ts`) on a free port and waits until it logs
+ * "process ready". The process talks to the real local stack.
+ */
+export async function spawnProcess(
+  entry: string,
+  env: Record<string, string> = {},
+  options: { readyTimeoutMs?: number } = {},
+): Promise<SpawnedProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${entry} not ready in time; output:\n${output}`)),
+      options.readyTimeoutMs ?? 60_000,
+    );
+    const onData = () => {
+      for (const line of output.split('\n')) {
+        if (!line.includes('"process ready"')) continue;
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { port: number }).port);
+        return;
+      }
+    };
+    child.stdout?.on('data', onData);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited with ${code} before it was ready; output:\n${output}`));
+    });
+  });
+
+  return {
+    child,
+    baseUrl: `http://127.0.0.1:${port}`,
+    output: () => output,
+    terminate: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs a process that is expected to exit by itself; resolves with its exit code and output. */
+export async function runToExit(entry: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = await once(child, 'exit');
+  return { code: code as number | null, output };
+}
+
+/** Polls `check` until it returns true or the time runs out. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+  );
+}
