@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `npm test`: installs whatever is missing, brings the local stack up, and runs every check:
+# lint and format (Biome), type checks (source and tests), unit and integration tests against the
+# real services, then the chaos tests that stop and restart services (alone, last).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+cd "$ROOT_DIR"
+mkdir -p "$STACK_DIR/logs"
+
+# Tools the tests use besides the stack: a Kafka client outside the project, Compose's validator.
+apt_install kcat docker-compose
+ensure_node_deps
+bash scripts/stack.sh up
+
+log "lint and format (biome)"
+npx --no-install biome check .
+log "type check (tsc, tests included)"
+npx --no-install tsc -p tsconfig.json
+log "unit and integration tests"
+results="$STACK_DIR/test-results"
+mkdir -p "$results"
+status=0
+npx --no-install vitest run --project unit --project integration \
+  --reporter=default --reporter=json --outputFile.json="$results/main.json" || status=$?
+if [ $status -eq 0 ]; then
+  log "chaos tests (stop and restart stack services)"
+  npx --no-install vitest run --project chaos \
+    --reporter=default --reporter=json --outputFile.json="$results/chaos.json" || status=$?
+fi
+
+# One closing line for every run: N passed, N failed.
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of process.argv.slice(1)) {
+    if (!fs.existsSync(f)) continue;
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+' "$results/main.json" "$results/chaos.json"
+rm -f "$results"/*.json
+exit $status

@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderConfigTable, withConfigTable } from '../../src/config/docs.js';
+import { allEnv } from '../../src/config/env.js';
+
+describe("the README's configuration reference", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+  it('is exactly what the config schema generates (run `npm run docs:config` after changing it)', () => {
+    expect(withConfigTable(readme)).toBe(readme);
+  });
+
+  it('lists every variable with a description and its default', () => {
+    const table = renderConfigTable();
+    for (const [name, schema] of Object.entries(allEnv)) {
+      expect(table).toContain(`| \`${name}\` |`);
+      expect(schema.description, name).toBeTruthy();
+    }
+    expect(table).toContain('| `KAFKA_TOPIC_PARTITIONS` | `6` |');
+    expect(table).toContain('3000 (api)');
+  });
+});
