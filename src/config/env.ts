@@ -22,10 +22,6 @@ const urlWithProtocol = (protocols: string[]) =>
   );
 
 export const sharedEnv = {
-  NODE_ENV: z
-    .enum(['development', 'test', 'production'])
-    .default('development')
-    .describe('Runtime mode; `production` turns off pretty error pages and debug details.'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
