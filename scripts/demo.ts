@@ -35,11 +35,17 @@ try {
   console.log('(kcat is not installed; `npm test` installs it)');
 }
 
-step('Prometheus scrapes the platform');
-const targets = (await (await fetch(`${prometheus}/api/v1/targets?state=active`)).json()) as {
-  data: { activeTargets: { scrapeUrl: string; health: string }[] };
-};
-for (const target of targets.data.activeTargets)
-  console.log(`${target.health.padEnd(8)} ${target.scrapeUrl}`);
+step('Prometheus scrapes the platform (waiting for its first scrape)');
+type Target = { scrapeUrl: string; health: string };
+let targets: Target[] = [];
+for (let i = 0; i < 30; i++) {
+  const answer = (await (await fetch(`${prometheus}/api/v1/targets?state=active`)).json()) as {
+    data: { activeTargets: Target[] };
+  };
+  targets = answer.data.activeTargets;
+  if (targets.some((t) => t.scrapeUrl.includes(`:${config.PORT}/metrics`) && t.health === 'up')) break;
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+}
+for (const target of targets) console.log(`${target.health.padEnd(8)} ${target.scrapeUrl}`);
 
 console.log(`\nAPI reference: ${base}/docs   metrics: ${base}/metrics   Prometheus: ${prometheus}`);
