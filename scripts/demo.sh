@@ -11,6 +11,9 @@ ensure_node_deps
 bash scripts/stack.sh up
 
 port="${PORT:-3000}"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  die "port $port is already in use (an earlier demo still running?); stop it or set PORT"
+fi
 platform_log="$STACK_DIR/logs/platform.log"
 log "starting the platform (npm start) on port $port; logs: $platform_log"
 : >"$platform_log"

@@ -10,6 +10,7 @@
 # Services: postgres redis kafka clickhouse prometheus. `up` is idempotent: a running, healthy
 # service is left alone. A failure names the service, the reason and its log file.
 set -euo pipefail
+umask 022
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
 ALL_SERVICES=(postgres redis kafka clickhouse prometheus)
@@ -21,7 +22,15 @@ chmod 755 "$STACK_DIR"
 # ---------- helpers ----------
 
 pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f" || true; }
-alive() { local pid; pid="$(pid_of "$1")"; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# The program each service's pid must belong to: after a reboot a stale pid file may name another process.
+declare -A COMM=([postgres]=postgres [redis]=redis-server [kafka]=java [clickhouse]=clickhouse [prometheus]=prometheus)
+alive() {
+  local pid comm
+  pid="$(pid_of "$1")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  comm="$(ps -p "$pid" -o comm= 2>/dev/null || true)"
+  if [[ "$comm" != "${COMM[$1]}"* ]]; then rm -f "$RUN_DIR/$1.pid"; return 1; fi
+}
 port_open() { (exec 3<>"/dev/tcp/$STACK_HOST/$1") 2>/dev/null; }
 log_of() { echo "$LOG_DIR/$1.log"; }
 
@@ -114,11 +123,12 @@ postgres_healthy() {
 postgres_start() {
   postgres_install
   postgres_init
-  if alive postgres && postgres_healthy; then log "postgres: already running"; else
+  if alive postgres; then log "postgres: already running"; wait_until postgres 60 postgres_healthy; else
     refuse_foreign_port postgres "$POSTGRES_PORT"
     touch "$(log_of postgres)"
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$(log_of postgres)"
-    pg_run "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -l "$(log_of postgres)" -w -t 60 start >/dev/null ||
+    pg_run "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -l "$(log_of postgres)" -w -t 60 \
+      -o "-p $POSTGRES_PORT -h $STACK_HOST -k $PG_DIR/run" start >/dev/null ||
       fail postgres "pg_ctl start failed"
     head -n 1 "$PG_DIR/data/postmaster.pid" >"$RUN_DIR/postgres.pid"
     wait_until postgres 60 postgres_healthy
@@ -130,6 +140,7 @@ SELECT 'CREATE ROLE "$POSTGRES_USER" LOGIN CREATEDB PASSWORD ''$POSTGRES_PASSWOR
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$POSTGRES_USER')\gexec
 SELECT 'CREATE DATABASE "$POSTGRES_DB" OWNER "$POSTGRES_USER"'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$POSTGRES_DB')\gexec
+ALTER ROLE "$POSTGRES_USER" PASSWORD '$POSTGRES_PASSWORD';
 SQL
 }
 
@@ -144,7 +155,7 @@ redis_healthy() { [ "$(redis-cli -h "$STACK_HOST" -p "$REDIS_PORT" ping 2>/dev/n
 
 redis_start() {
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
-  if alive redis && redis_healthy; then log "redis: already running"; return 0; fi
+  if alive redis; then log "redis: already running"; wait_until redis 30 redis_healthy; return 0; fi
   refuse_foreign_port redis "$REDIS_PORT"
   mkdir -p "$STACK_DIR/redis"
   # BullMQ's production requirements: no eviction, and AOF persistence.
@@ -222,14 +233,17 @@ EOF
   fi
 }
 
-kafka_healthy() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$(log_of kafka)"; }
+KAFKA_LOG_OFFSET=0
+kafka_healthy() {
+  port_open "$KAFKA_PORT" && tail -c "+$((KAFKA_LOG_OFFSET + 1))" "$(log_of kafka)" | grep -q "Kafka Server started"
+}
 
 kafka_start() {
   kafka_install
-  if alive kafka && port_open "$KAFKA_PORT"; then log "kafka: already running"; else
+  if alive kafka; then log "kafka: already running"; wait_until kafka 90 port_open "$KAFKA_PORT"; else
     refuse_foreign_port kafka "$KAFKA_PORT"
     kafka_init
-    : >"$(log_of kafka)"
+    KAFKA_LOG_OFFSET="$(wc -c <"$(log_of kafka)" 2>/dev/null || echo 0)"
     # shellcheck disable=SC2086
     start_detached kafka java $KAFKA_HEAP_OPTS -XX:+UseG1GC -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2.properties" \
@@ -252,7 +266,7 @@ clickhouse_healthy() { [ "$(curl -fsS -m 2 "http://$STACK_HOST:$CLICKHOUSE_HTTP_
 clickhouse_start() {
   command -v clickhouse-server >/dev/null 2>&1 || apt_install clickhouse-server
   command -v curl >/dev/null 2>&1 || apt_install curl
-  if alive clickhouse && clickhouse_healthy; then log "clickhouse: already running"; return 0; fi
+  if alive clickhouse; then log "clickhouse: already running"; wait_until clickhouse 60 clickhouse_healthy; return 0; fi
   refuse_foreign_port clickhouse "$CLICKHOUSE_HTTP_PORT"
   refuse_foreign_port clickhouse "$CLICKHOUSE_TCP_PORT"
   mkdir -p "$CH_DIR/data" "$CH_DIR/tmp" "$CH_DIR/user_files" "$CH_DIR/format_schemas"
@@ -262,8 +276,8 @@ clickhouse_start() {
 <yandex>
   <logger>
     <level>information</level>
-    <log>$LOG_DIR/clickhouse-server.log</log>
-    <errorlog>$LOG_DIR/clickhouse-server.err.log</errorlog>
+    <log>$LOG_DIR/clickhouse.log</log>
+    <errorlog>$LOG_DIR/clickhouse.err.log</errorlog>
     <size>100M</size>
     <count>3</count>
   </logger>
@@ -298,7 +312,7 @@ prometheus_healthy() { curl -fsS -m 2 "http://$STACK_HOST:$PROMETHEUS_PORT/-/rea
 prometheus_start() {
   command -v prometheus >/dev/null 2>&1 || apt_install prometheus
   command -v curl >/dev/null 2>&1 || apt_install curl
-  if alive prometheus && prometheus_healthy; then log "prometheus: already running"; return 0; fi
+  if alive prometheus; then log "prometheus: already running"; wait_until prometheus 60 prometheus_healthy; return 0; fi
   refuse_foreign_port prometheus "$PROMETHEUS_PORT"
   mkdir -p "$STACK_DIR/prometheus"
   start_detached prometheus prometheus \

@@ -31,7 +31,7 @@ die() { printf '\033[1;31m[stack]\033[0m %s\n' "$*" >&2; exit 1; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@";
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@";
+  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@";
   else die "need root to run: $* (no sudo available)"; fi
 }
 
@@ -49,8 +49,23 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
     APT_UPDATED=1
   fi
+  # The packages' own system services must not start: the stack runs its own instances on their ports.
+  # A policy-rc.d that answers 101 stops invoke-rc.d from starting them, as in container images.
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null && as_root chmod 755 "$policy" && added_policy=1
+  fi
+  local rc=0
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    >"${STACK_DIR}/logs/apt.log" 2>&1 || die "apt-get install ${missing[*]} failed; see ${STACK_DIR}/logs/apt.log"
+    >"${STACK_DIR}/logs/apt.log" 2>&1 || rc=$?
+  [ $added_policy -eq 1 ] && as_root rm -f "$policy"
+  [ $rc -eq 0 ] || die "apt-get install ${missing[*]} failed; see ${STACK_DIR}/logs/apt.log"
+  # With systemd, packages may still enable their units for the next boot: keep them off.
+  if [ -d /run/systemd/system ]; then
+    for unit in postgresql redis-server clickhouse-server prometheus; do
+      as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    done
+  fi
 }
 
 # ensure_node_deps: installs the npm dependencies when node_modules is missing or older than the lock file.

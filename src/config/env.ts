@@ -29,7 +29,7 @@ export const sharedEnv = {
   DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:'])
     .default('postgres://hookline:hookline@127.0.0.1:5432/hookline')
     .describe('PostgreSQL connection URL.'),
-  DATABASE_POOL_SIZE: int(1, 200).default(10).describe('Maximum PostgreSQL connections per process.'),
+  DATABASE_POOL_SIZE: int(2, 200).default(10).describe('Maximum PostgreSQL connections per process.'),
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:'])
     .default('redis://127.0.0.1:6379')
     .describe('Redis connection URL (BullMQ queues, session cache, rate limits).'),
@@ -80,7 +80,75 @@ export const apiEnv = {
     .describe('Public URL of the API, used as the server in the OpenAPI document.'),
 };
 
+export const authEnv = {
+  JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .optional()
+    .describe(
+      'HMAC key signing access tokens (HS256). Every API process must share it; when unset a random key is made at start (tokens then do not survive a restart).',
+    ),
+  JWT_ISSUER: z
+    .string()
+    .min(1)
+    .default('hookline')
+    .describe('`iss` of access tokens, checked on every request.'),
+  JWT_AUDIENCE: z
+    .string()
+    .min(1)
+    .default('hookline-api')
+    .describe('`aud` of access tokens, checked on every request.'),
+  ACCESS_TOKEN_TTL_SECONDS: int(30, 86_400).default(900).describe('Lifetime of an access token.'),
+  SESSION_TTL_SECONDS: int(300, 400 * 86_400)
+    .default(30 * 86_400)
+    .describe('Absolute lifetime of a session (and of its refresh tokens).'),
+  REFRESH_REUSE_GRACE_SECONDS: int(0, 60)
+    .default(10)
+    .describe(
+      'A refresh token presented again within this many seconds of its use is refused without revoking the session (two tabs refreshing at once); later, reuse revokes the session.',
+    ),
+  SESSION_CACHE_TTL_SECONDS: int(1, 3_600)
+    .default(300)
+    .describe('How long a session state stays cached in Redis; revocation overwrites it at once.'),
+  PASSWORD_HASH_MEMORY_KIB: int(19_456, 1_048_576)
+    .default(19_456)
+    .describe('argon2id memory cost in KiB (OWASP minimum 19456); hashes below it are upgraded at login.'),
+  PASSWORD_HASH_ITERATIONS: int(2, 20).default(2).describe('argon2id time cost (OWASP minimum 2).'),
+  LOGIN_WINDOW_SECONDS: int(10, 86_400).default(900).describe('Window of the brute-force limits on login.'),
+  LOGIN_MAX_PER_IP: int(1, 100_000)
+    .default(100)
+    .describe('Login attempts allowed from one client IP per window, whatever the account.'),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: int(1, 1_000)
+    .default(5)
+    .describe('Failed logins allowed for one account from one IP per window.'),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: int(1, 10_000)
+    .default(20)
+    .describe(
+      'Failed logins allowed for one account from all IPs per window; past it, only IPs the user signed in from before may still try.',
+    ),
+  TRUST_PROXY: bool()
+    .default(false)
+    .describe('Take the client IP from the first `X-Forwarded-For` address (only behind a trusted proxy).'),
+  ADMIN_EMAIL: z
+    .email()
+    .optional()
+    .describe('With ADMIN_PASSWORD: the first admin, created or updated at start.'),
+  ADMIN_PASSWORD: z
+    .string()
+    .min(8)
+    .max(128)
+    .optional()
+    .describe("With ADMIN_EMAIL: the first admin's password."),
+  OUTBOX_BATCH_SIZE: int(1, 10_000).default(500).describe('Outbox rows the relay publishes per Kafka batch.'),
+  OUTBOX_POLL_INTERVAL_MS: int(10, 60_000)
+    .default(1_000)
+    .describe('Longest the relay waits between looks at the outbox (commits wake it at once).'),
+  OUTBOX_RETENTION_HOURS: int(0, 24 * 365)
+    .default(72)
+    .describe('Published outbox rows are deleted after this many hours.'),
+};
+
 /** All variables, for the README reference and the test that keeps it current. */
-export const allEnv = { ...sharedEnv, ...apiEnv };
+export const allEnv = { ...sharedEnv, ...apiEnv, ...authEnv };
 
 export type EnvName = keyof typeof allEnv;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiEnv, sharedEnv } from './env.js';
+import { apiEnv, authEnv, sharedEnv } from './env.js';
 
 /** The processes the platform can run, each with the port it listens on by default. */
 export const processDefaults = {
@@ -14,11 +14,23 @@ export const processDefaults = {
 export type ProcessName = keyof typeof processDefaults;
 
 export function configSchema(process: ProcessName) {
-  return z.object({
-    ...sharedEnv,
-    ...apiEnv,
-    PORT: sharedEnv.PORT.default(processDefaults[process].port),
-  });
+  return z
+    .object({
+      ...sharedEnv,
+      ...apiEnv,
+      ...authEnv,
+      PORT: sharedEnv.PORT.default(processDefaults[process].port),
+    })
+    .superRefine((config, ctx) => {
+      if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
+        const missing = config.ADMIN_EMAIL === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
+        ctx.addIssue({
+          code: 'custom',
+          path: [missing],
+          message: 'ADMIN_EMAIL and ADMIN_PASSWORD go together',
+        });
+      }
+    });
 }
 
 export type Config = z.infer<ReturnType<typeof configSchema>>;

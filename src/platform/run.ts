@@ -37,62 +37,68 @@ export async function runProcess(
   plan: (deps: Dependencies) => ProcessPlan,
   env: Record<string, string | undefined> = process.env,
 ): Promise<RunningProcess> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(name, env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`hookline ${name}: ${error.message}`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw error;
-  }
+  const config = loadConfig(name, env);
   const logger = createLogger({ level: config.LOG_LEVEL, process: name });
   const deps = createDependencies(config, logger, name);
   const readiness = new Readiness(dependencyChecks(deps), config.READINESS_TIMEOUT_MS);
 
-  if (config.MIGRATE_ON_START) {
-    await retryUntil('database migration', () => migrateDatabase(deps.db, deps.sql, logger), {
-      logger,
-      deadlineMs: 60_000,
-    });
-  }
-  const admin = deps.kafka.admin();
-  await retryUntil(
-    'creating Kafka topics',
-    async () => {
-      await admin.connect();
-      await ensureTopics(admin, {
-        topics: allTopics,
-        partitions: config.KAFKA_TOPIC_PARTITIONS,
-        replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-        logger,
-      });
-    },
-    { logger, deadlineMs: 60_000 },
-  );
-  await admin.disconnect();
-
-  const { components, routes } = plan(deps);
-  const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-  app.use(httpMetrics(deps.metrics));
-  registerHealthRoutes(app, { readiness, metrics: deps.metrics });
-  routes?.(app);
-
   const started: Component[] = [];
-  for (const component of components) {
-    await component.start();
-    started.push(component);
-    logger.info({ component: component.name }, 'component started');
-  }
+  let server: ReturnType<typeof serve> | undefined;
+  let port: number;
+  try {
+    if (config.MIGRATE_ON_START) {
+      await retryUntil('database migration', () => migrateDatabase(deps.db, deps.sql, logger), {
+        logger,
+        deadlineMs: 60_000,
+      });
+    }
+    const admin = deps.kafka.admin();
+    try {
+      await retryUntil(
+        'creating Kafka topics',
+        async () => {
+          await admin.connect();
+          await ensureTopics(admin, {
+            topics: allTopics,
+            partitions: config.KAFKA_TOPIC_PARTITIONS,
+            replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+            logger,
+          });
+        },
+        { logger, deadlineMs: 60_000 },
+      );
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
 
-  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  logger.info({ host: config.HOST, port, components: components.map((c) => c.name) }, 'process ready');
+    const { components, routes } = plan(deps);
+    const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    app.use(httpMetrics(deps.metrics));
+    registerHealthRoutes(app, { readiness, metrics: deps.metrics });
+    routes?.(app);
+
+    for (const component of components) {
+      await component.start();
+      started.push(component);
+      logger.info({ component: component.name }, 'component started');
+    }
+
+    const listening = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT });
+    server = listening;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('listening', resolve);
+      listening.once('error', reject);
+    });
+    port = (listening.address() as AddressInfo).port;
+    logger.info({ host: config.HOST, port, components: components.map((c) => c.name) }, 'process ready');
+  } catch (error) {
+    // A failed start leaves nothing running: stop what started, close the pools, then report.
+    for (const component of [...started].reverse()) await component.stop().catch(() => {});
+    server?.close();
+    await deps.close();
+    throw error;
+  }
+  const httpServer = server;
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
@@ -104,8 +110,8 @@ export async function runProcess(
         process.exit(1);
       }, config.SHUTDOWN_TIMEOUT_MS);
       timer.unref();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      if ('closeIdleConnections' in httpServer) httpServer.closeIdleConnections();
       for (const component of started.reverse()) {
         try {
           await component.stop();
@@ -143,6 +149,10 @@ export function main(name: ProcessName, plan: (deps: Dependencies) => ProcessPla
       });
     },
     (error: unknown) => {
+      if (error instanceof ConfigError) {
+        console.error(`hookline ${name}: ${error.message}`);
+        process.exit(78); // EX_CONFIG
+      }
       console.error(
         `hookline ${name}: failed to start: ${error instanceof Error ? error.message : String(error)}`,
       );
