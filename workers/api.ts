@@ -1,5 +1,5 @@
 // The API process alone: `npm run start:api`.
-import { registerApiRoutes } from '../src/api/routes.js';
+import { apiPlan } from '../src/platform/plans.js';
 import { main } from '../src/platform/run.js';
 
-main('api', (deps) => ({ components: [], routes: (app) => registerApiRoutes(app, deps) }));
+main('api', apiPlan);

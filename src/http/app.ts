@@ -5,11 +5,13 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
+import type { Caller } from '../auth/account.js';
 import { AppError, type ErrorCode, type FieldError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { buildProblem, PROBLEM_CONTENT_TYPE, problemTypes } from './problem.js';
 
-export type AppEnv = { Variables: { requestId: string } };
+/** Per-request values: the request id, and the caller once `requireAuth` has run. */
+export type AppEnv = { Variables: { requestId: string; caller: Caller } };
 export type App = OpenAPIHono<AppEnv>;
 
 const targetNames: Record<string, string> = { json: 'body', form: 'body', query: 'query', param: 'path' };

@@ -65,3 +65,21 @@ export const problemResponse = (description: string) => ({
   description,
   content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
 });
+
+const problemDescriptions: Record<number, string> = {
+  400: 'Malformed JSON or invalid fields (each named in `errors`).',
+  401: 'Missing, invalid or expired credentials, or an ended session.',
+  403: 'The caller lacks the role or scope this needs.',
+  404: 'No such resource (or not the caller’s).',
+  409: 'Conflicts with the current state.',
+  413: 'The body is too large.',
+  415: 'The body is not JSON.',
+  429: 'Too many attempts; see `Retry-After`.',
+};
+
+/** OpenAPI entries for the problem answers a route can give. */
+export function problems(...statuses: (keyof typeof problemDescriptions)[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, problemResponse(problemDescriptions[status] ?? 'Problem.')]),
+  ) as Record<number, ReturnType<typeof problemResponse>>;
+}

@@ -1,0 +1,70 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AuthDeps } from '../../auth/context.js';
+import { touchSession } from '../../auth/login.js';
+import { AppError } from '../../errors.js';
+import type { RequestMeta } from '../../events/envelope.js';
+import type { AppEnv } from '../app.js';
+
+/** Client IP: the first X-Forwarded-For address behind a trusted proxy, else the socket's peer. */
+export function clientIp(c: Context, trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded.slice(0, 64);
+  }
+  try {
+    return getConnInfo(c).remote.address ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where the request came from, for the events it causes. */
+export function requestMeta(c: Context<AppEnv>, trustProxy: boolean): RequestMeta {
+  return {
+    ip: clientIp(c, trustProxy),
+    userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
+    requestId: c.get('requestId') ?? null,
+  };
+}
+
+const unauthenticated = (detail: string) => new AppError('unauthenticated', detail);
+
+/**
+ * Requires a valid bearer access token on a live session. The session's state (revoked, expired, the
+ * user's current role) is read through the Redis cache on every request, so revoking a session,
+ * logging out, changing the password or the role takes effect on the very next request.
+ */
+export function requireAuth(deps: AuthDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match?.[1]) {
+      c.header('www-authenticate', 'Bearer');
+      throw unauthenticated('A bearer access token is required.');
+    }
+    const verified = await deps.tokens.verify(match[1]);
+    if (!verified.ok) {
+      c.header('www-authenticate', 'Bearer error="invalid_token"');
+      throw unauthenticated(`The access token is not valid: ${verified.reason}.`);
+    }
+    const { userId, sessionId } = verified.claims;
+    const state = await deps.sessionStates.get(sessionId);
+    if (!state || state.userId !== userId || state.revoked || state.expiresAt <= Date.now()) {
+      c.header('www-authenticate', 'Bearer error="invalid_token"');
+      throw unauthenticated('The session has ended; sign in again.');
+    }
+    c.set('caller', { userId, sessionId, role: state.role });
+    await next();
+    void touchSession(deps, sessionId).catch(() => {});
+  };
+}
+
+/** Requires one of the given roles (after requireAuth). */
+export function requireRole(...roles: string[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!roles.includes(c.get('caller').role))
+      throw new AppError('forbidden', `This needs the role: ${roles.join(' or ')}.`);
+    await next();
+  };
+}

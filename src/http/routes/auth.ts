@@ -1,0 +1,88 @@
+import { createRoute } from '@hono/zod-openapi';
+import { logout } from '../../auth/account.js';
+import type { AuthDeps } from '../../auth/context.js';
+import { login } from '../../auth/login.js';
+import { refresh } from '../../auth/refresh.js';
+import { register } from '../../auth/register.js';
+import type { App } from '../app.js';
+import { requestMeta, requireAuth } from '../middleware/auth.js';
+import { problems } from '../problem.js';
+import { LoginBody, RefreshBody, RegisterBody, TokenPairSchema, UserSchema } from '../schemas/auth.js';
+
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
+
+export function registerAuthRoutes(app: App, deps: AuthDeps): void {
+  const trust = deps.config.TRUST_PROXY;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/register',
+      tags: ['auth'],
+      summary: 'Register a user (event: user.registered).',
+      request: { body: json(RegisterBody) },
+      responses: {
+        201: { description: 'Registered.', content: { 'application/json': { schema: UserSchema } } },
+        ...problems(400, 409, 413, 415),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const user = await register(deps, body, requestMeta(c, trust));
+      return c.json(user, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/login',
+      tags: ['auth'],
+      summary: 'Sign in with email and password; creates a session (events: user.login, user.login.failed).',
+      request: { body: json(LoginBody) },
+      responses: {
+        200: { description: 'Signed in.', content: { 'application/json': { schema: TokenPairSchema } } },
+        ...problems(400, 401, 429),
+      },
+    }),
+    async (c) => c.json(await login(deps, c.req.valid('json'), requestMeta(c, trust)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/refresh',
+      tags: ['auth'],
+      summary:
+        'Exchange a refresh token for new tokens; the refresh token rotates (event: user.token.refreshed).',
+      description:
+        'Presenting an already-used refresh token revokes its session (event: user.session.revoked, reason refresh_token_reuse).',
+      request: { body: json(RefreshBody) },
+      responses: {
+        200: { description: 'New tokens.', content: { 'application/json': { schema: TokenPairSchema } } },
+        ...problems(400, 401),
+      },
+    }),
+    async (c) =>
+      c.json(
+        await refresh(deps, { refreshToken: c.req.valid('json').refresh_token }, requestMeta(c, trust)),
+        200,
+      ),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/logout',
+      tags: ['auth'],
+      summary: 'Sign out: revokes the current session (event: user.logout).',
+      security: [{ bearer: [] }],
+      middleware: [requireAuth(deps)],
+      responses: { 204: { description: 'Signed out.' }, ...problems(401) },
+    }),
+    async (c) => {
+      await logout(deps, c.get('caller'), requestMeta(c, trust));
+      return c.body(null, 204);
+    },
+  );
+}
