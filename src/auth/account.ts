@@ -89,7 +89,7 @@ export async function changePassword(
       .update(users)
       .set({ passwordHash, passwordChangedAt: now, updatedAt: now })
       .where(eq(users.id, caller.userId));
-    const others = await revokeSessions(deps, tx, {
+    const others = await revokeSessions(tx, {
       userId: caller.userId,
       exceptSessionId: caller.sessionId,
       reason: 'password_changed',
@@ -113,7 +113,7 @@ export async function changePassword(
 /** Signs out: revokes the caller's session (the `user.logout` event stands for its revocation). */
 export async function logout(deps: AuthDeps, caller: Caller, meta: RequestMeta): Promise<void> {
   const revoked = await deps.db.transaction(async (tx) => {
-    const done = await revokeSessions(deps, tx, {
+    const done = await revokeSessions(tx, {
       userId: caller.userId,
       sessionIds: [caller.sessionId],
       reason: 'logout',

@@ -74,7 +74,7 @@ export async function refresh(
     if (Date.now() - known.usedAt.getTime() <= deps.config.REFRESH_REUSE_GRACE_SECONDS * 1_000) {
       return { kind: 'reused_in_grace' };
     }
-    const revoked = await revokeSessions(deps, tx, {
+    const revoked = await revokeSessions(tx, {
       userId: known.userId,
       sessionIds: [known.sessionId],
       reason: 'refresh_token_reuse',

@@ -30,7 +30,7 @@ export async function revokeUserSessions(
   },
 ): Promise<number> {
   const revoked = await deps.db.transaction((tx) =>
-    revokeSessions(deps, tx, {
+    revokeSessions(tx, {
       userId: input.userId,
       ...(input.sessionId ? { sessionIds: [input.sessionId] } : {}),
       ...(input.exceptSessionId ? { exceptSessionId: input.exceptSessionId } : {}),

@@ -51,7 +51,6 @@ export interface RevokedSession {
  * Call `afterRevoke` once the transaction has committed.
  */
 export async function revokeSessions(
-  deps: AuthDeps,
   tx: Transaction,
   input: {
     userId: string;

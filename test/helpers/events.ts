@@ -1,0 +1,92 @@
+import type { Consumer } from 'kafkajs';
+import { type Envelope, parseEnvelope } from '../../src/events/catalog.js';
+import { allTopics } from '../../src/events/topics.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { testConfig, uniqueSuffix } from './env.js';
+import { testLogger } from './logger.js';
+
+export interface RecordedEvent {
+  topic: string;
+  key: string | null;
+  envelope: Envelope;
+  raw: string;
+}
+
+export interface EventRecorder {
+  events: RecordedEvent[];
+  /** Waits until `count` recorded events match, and returns them. */
+  waitFor: (
+    match: (event: RecordedEvent) => boolean,
+    options?: { count?: number; timeoutMs?: number },
+  ) => Promise<RecordedEvent[]>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * A test consumer on the platform's topics, with its own consumer group, that records every event
+ * published after it started (it seeks to the end offsets taken before it joined). Every envelope is
+ * parsed with the catalogue's schemas: an invalid event fails the test that reads it.
+ */
+export async function recordEvents(topics: readonly string[] = allTopics): Promise<EventRecorder> {
+  const kafka = createKafka({
+    brokers: testConfig.KAFKA_BROKERS,
+    clientId: 'test-recorder',
+    logger: testLogger,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const start = new Map<string, { partition: number; offset: string }[]>();
+  for (const topic of topics) start.set(topic, await admin.fetchTopicOffsets(topic));
+  await admin.disconnect();
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: `test-recorder-${uniqueSuffix()}`,
+    sessionTimeout: 10_000,
+  });
+  const events: RecordedEvent[] = [];
+  const invalid: string[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        const raw = message.value?.toString() ?? '';
+        try {
+          events.push({
+            topic: batch.topic,
+            key: message.key?.toString() ?? null,
+            envelope: parseEnvelope(JSON.parse(raw)),
+            raw,
+          });
+        } catch (error) {
+          invalid.push(`${batch.topic}: ${raw}: ${String(error)}`);
+        }
+      }
+    },
+  });
+  await joined;
+  for (const [topic, offsets] of start) {
+    for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+  }
+
+  return {
+    events,
+    async waitFor(match, options = {}) {
+      const count = options.count ?? 1;
+      const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+      for (;;) {
+        if (invalid.length > 0) throw new Error(`invalid events on Kafka:\n${invalid.join('\n')}`);
+        const found = events.filter(match);
+        if (found.length >= count) return found;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `expected ${count} matching events, found ${found.length} (of ${events.length} recorded)`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    stop: () => consumer.disconnect(),
+  };
+}
