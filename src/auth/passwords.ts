@@ -1,7 +1,7 @@
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
 
 /** `Algorithm.Argon2id` (a const enum, which isolated modules cannot read). */
-const ARGON2ID = 2 as Algorithm;
+export const ARGON2ID = 2 as Algorithm;
 
 import { dictionary } from '@zxcvbn-ts/language-common';
 
