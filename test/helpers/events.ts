@@ -27,17 +27,36 @@ export interface EventRecorder {
  * published after it started (it seeks to the end offsets taken before it joined). Every envelope is
  * parsed with the catalogue's schemas: an invalid event fails the test that reads it.
  */
-export async function recordEvents(topics: readonly string[] = allTopics): Promise<EventRecorder> {
+export type TopicOffsets = Map<string, { partition: number; offset: string }[]>;
+
+/** The end offsets of the topics now: events published later are at or after them. */
+export async function currentOffsets(topics: readonly string[] = allTopics): Promise<TopicOffsets> {
+  const kafka = createKafka({
+    brokers: testConfig.KAFKA_BROKERS,
+    clientId: 'test-offsets',
+    logger: testLogger,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets: TopicOffsets = new Map();
+  try {
+    for (const topic of topics) offsets.set(topic, await admin.fetchTopicOffsets(topic));
+  } finally {
+    await admin.disconnect();
+  }
+  return offsets;
+}
+
+export async function recordEvents(
+  topics: readonly string[] = allTopics,
+  options: { from?: TopicOffsets } = {},
+): Promise<EventRecorder> {
   const kafka = createKafka({
     brokers: testConfig.KAFKA_BROKERS,
     clientId: 'test-recorder',
     logger: testLogger,
   });
-  const admin = kafka.admin();
-  await admin.connect();
-  const start = new Map<string, { partition: number; offset: string }[]>();
-  for (const topic of topics) start.set(topic, await admin.fetchTopicOffsets(topic));
-  await admin.disconnect();
+  const start = options.from ?? (await currentOffsets(topics));
 
   const consumer: Consumer = kafka.consumer({
     groupId: `test-recorder-${uniqueSuffix()}`,
