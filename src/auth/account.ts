@@ -70,6 +70,13 @@ export async function changePassword(
 ): Promise<void> {
   const [user] = await deps.db.select().from(users).where(eq(users.id, caller.userId));
   if (!user) throw new AppError('not_found', 'No such user.');
+  const decision = await deps.passwordLimiter.admit(user.email, meta.ip, user.id);
+  if (!decision.allowed) {
+    deps.metrics.rateLimited.inc({ limit: `password_${decision.limit}` });
+    throw new AppError('rate_limited', 'Too many wrong current passwords; try again later.', {
+      retryAfterSeconds: decision.retryAfterSeconds,
+    });
+  }
   if (!(await deps.hasher.verify(user.passwordHash, input.currentPassword))) {
     throw new AppError('validation_failed', 'The current password is incorrect.', {
       fieldErrors: [{ field: 'body.current_password', message: 'is incorrect', code: 'incorrect' }],
@@ -81,6 +88,7 @@ export async function changePassword(
       fieldErrors: [{ field: 'body.new_password', message: problem, code: 'weak_password' }],
     });
   }
+  await deps.passwordLimiter.succeeded(user.email, meta.ip, user.id);
   const passwordHash = await deps.hasher.hash(input.newPassword);
   const actor = { type: 'user' as const, id: caller.userId };
   const revoked = await deps.db.transaction(async (tx) => {

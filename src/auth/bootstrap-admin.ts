@@ -1,48 +1,53 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { users } from '../db/schema/index.js';
+import type { Envelope } from '../events/catalog.js';
 import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
 import { enqueueEvents } from '../events/outbox.js';
 import type { Component } from '../platform/component.js';
 import type { AuthDeps } from './context.js';
 import { normaliseEmail } from './model.js';
+import { passwordProblem } from './passwords.js';
 import { register } from './register.js';
+import { afterRevoke, revokeSessions } from './sessions.js';
+
+/** Any fixed number shared by every process: serialises bootstraps that start together. */
+const BOOTSTRAP_LOCK_ID = 7_245_003;
 
 /**
- * The first admin, from ADMIN_EMAIL and ADMIN_PASSWORD: created if missing; otherwise made admin and
- * given that password if it differs. Each change is an event with the system as actor. Safe when
- * several processes start at once (a concurrent creation is a harmless conflict).
+ * The first admin, from ADMIN_EMAIL and ADMIN_PASSWORD: created if missing. If an account with that
+ * email exists but is not an admin, or has another password, it is made admin with that password and
+ * **every one of its sessions is revoked** — whoever registered the address before the operator set it
+ * must not keep a session that becomes an admin's. Each change is an event with the system as actor.
  */
 export async function bootstrapAdmin(deps: AuthDeps, email: string, password: string): Promise<void> {
+  const problem = passwordProblem(password);
+  if (problem) throw new Error(`ADMIN_PASSWORD ${problem}`);
   const normalised = normaliseEmail(email);
-  const [existing] = await deps.db.select().from(users).where(eq(users.email, normalised));
-  if (!existing) {
-    try {
-      await register(
-        deps,
-        { email: normalised, password, name: 'Administrator', role: 'admin', actor: systemActor },
-        systemMeta,
-      );
-      deps.logger.info({ email: normalised }, 'created the first admin');
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'conflict') throw error;
-      return bootstrapAdmin(deps, email, password);
-    }
-  }
-  const passwordMatches = await deps.hasher.verify(existing.passwordHash, password);
-  const passwordHash = passwordMatches ? undefined : await deps.hasher.hash(password);
-  if (existing.role === 'admin' && passwordMatches) return;
-  await deps.db.transaction(async (tx) => {
+  const hash = await deps.hasher.hash(password);
+
+  const outcome = await deps.db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_ID})`);
+    const [existing] = await tx.select().from(users).where(eq(users.email, normalised)).for('update');
+    if (!existing) return { kind: 'create' as const };
+    const passwordMatches = await deps.hasher.verify(existing.passwordHash, password);
+    if (existing.role === 'admin' && passwordMatches) return { kind: 'unchanged' as const };
+
     const now = new Date();
     await tx
       .update(users)
       .set({
         role: 'admin',
         updatedAt: now,
-        ...(passwordHash ? { passwordHash, passwordChangedAt: now } : {}),
+        ...(passwordMatches ? {} : { passwordHash: hash, passwordChangedAt: now }),
       })
       .where(eq(users.id, existing.id));
-    const events = [];
+    const revoked = await revokeSessions(tx, {
+      userId: existing.id,
+      reason: 'revoked_by_admin',
+      actor: systemActor,
+      meta: systemMeta,
+    });
+    const events: Envelope[] = [];
     if (existing.role !== 'admin') {
       events.push(
         buildEvent({
@@ -54,21 +59,41 @@ export async function bootstrapAdmin(deps: AuthDeps, email: string, password: st
         }),
       );
     }
-    if (passwordHash) {
+    if (!passwordMatches) {
       events.push(
         buildEvent({
           type: 'user.password.changed',
           userId: existing.id,
           actor: systemActor,
           meta: systemMeta,
-          data: { revoked_sessions: 0 },
+          data: { revoked_sessions: revoked.length },
         }),
       );
     }
     await enqueueEvents(tx, events);
+    return { kind: 'updated' as const, revoked, wasAdmin: existing.role === 'admin' };
   });
-  await deps.sessionStates.refreshUser(existing.id);
-  deps.logger.info({ email: normalised }, 'updated the first admin from ADMIN_EMAIL/ADMIN_PASSWORD');
+
+  if (outcome.kind === 'create') {
+    try {
+      await register(
+        deps,
+        { email: normalised, password, name: 'Administrator', role: 'admin', actor: systemActor },
+        systemMeta,
+      );
+      deps.logger.info({ email: normalised }, 'created the first admin');
+    } catch (error) {
+      // Another process created it a moment ago: check it again.
+      if ((error as { code?: string }).code !== 'conflict') throw error;
+      return bootstrapAdmin(deps, email, password);
+    }
+  } else if (outcome.kind === 'updated') {
+    await afterRevoke(deps, outcome.revoked, 'revoked_by_admin');
+    const message = outcome.wasAdmin
+      ? 'reset the first admin’s password from ADMIN_PASSWORD; its sessions were revoked'
+      : 'an existing non-admin account has ADMIN_EMAIL: made it admin with ADMIN_PASSWORD and revoked its sessions';
+    deps.logger.warn({ email: normalised, revokedSessions: outcome.revoked.length }, message);
+  }
 }
 
 /** Runs the bootstrap at process start, when both variables are set. */

@@ -21,11 +21,19 @@ export interface AuthDeps {
   tokens: AccessTokens;
   sessionStates: SessionStates;
   limiter: LoginLimiter;
+  /** The same limits on `current_password` checks, so a stolen access token cannot guess it freely. */
+  passwordLimiter: LoginLimiter;
 }
 
 export function createAuthDeps(deps: Dependencies): AuthDeps {
   const { config, logger } = deps;
   const metrics = createAuthMetrics(deps.metrics.registry, deps.sql);
+  const limits = {
+    windowSeconds: config.LOGIN_WINDOW_SECONDS,
+    maxPerIp: config.LOGIN_MAX_PER_IP,
+    maxFailuresPerAccountIp: config.LOGIN_MAX_FAILURES_PER_ACCOUNT_IP,
+    maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+  };
   let secret = config.JWT_SECRET;
   if (!secret) {
     secret = randomBytes(48).toString('base64url');
@@ -51,15 +59,7 @@ export function createAuthDeps(deps: Dependencies): AuthDeps {
       tombstoneTtlSeconds: Math.max(config.ACCESS_TOKEN_TTL_SECONDS, config.SESSION_CACHE_TTL_SECONDS) + 60,
       logger,
     }),
-    limiter: new LoginLimiter(
-      deps.redis,
-      {
-        windowSeconds: config.LOGIN_WINDOW_SECONDS,
-        maxPerIp: config.LOGIN_MAX_PER_IP,
-        maxFailuresPerAccountIp: config.LOGIN_MAX_FAILURES_PER_ACCOUNT_IP,
-        maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-      },
-      logger,
-    ),
+    limiter: new LoginLimiter(deps.redis, limits, logger, 'login'),
+    passwordLimiter: new LoginLimiter(deps.redis, limits, logger, 'password'),
   };
 }

@@ -45,7 +45,7 @@ export async function login(
   const email = normaliseEmail(input.email);
   const user = await findUserByEmail(deps, email);
 
-  const decision = await deps.limiter.check(email, meta.ip, user?.id ?? null);
+  const decision = await deps.limiter.admit(email, meta.ip, user?.id ?? null);
   if (!decision.allowed) {
     deps.metrics.rateLimited.inc({ limit: decision.limit });
     deps.metrics.logins.inc({ result: 'locked' });
@@ -66,7 +66,6 @@ export async function login(
   if (!user || !valid) {
     deps.metrics.logins.inc({ result: 'failure' });
     deps.metrics.failedLogins.inc({ reason: 'bad_credentials' });
-    await deps.limiter.recordFailure(email, meta.ip);
     await recordFailedLogin(deps, { email, userId: user?.id ?? null, reason: 'bad_credentials' }, meta);
     throw badCredentials();
   }
@@ -74,7 +73,14 @@ export async function login(
   const upgradedHash = deps.hasher.needsRehash(user.passwordHash)
     ? await deps.hasher.hash(input.password)
     : undefined;
-  const { sessionId, refreshToken } = await deps.db.transaction(async (tx) => {
+  const created = await deps.db.transaction(async (tx) => {
+    // The password may have changed while it was being checked: then this login used an old one.
+    const [locked] = await tx
+      .select({ passwordHash: users.passwordHash })
+      .from(users)
+      .where(eq(users.id, user.id))
+      .for('update');
+    if (locked?.passwordHash !== user.passwordHash) return undefined;
     if (upgradedHash) await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
     const created = await createSession(deps, tx, { userId: user.id, meta });
     await enqueueEvents(tx, [
@@ -88,9 +94,10 @@ export async function login(
     ]);
     return created;
   });
+  if (!created) throw badCredentials();
   deps.metrics.logins.inc({ result: 'success' });
-  await deps.limiter.recordSuccess(email, meta.ip, user.id);
-  return issueTokens(deps, { userId: user.id, sessionId, refreshToken });
+  await deps.limiter.succeeded(email, meta.ip, user.id);
+  return issueTokens(deps, { userId: user.id, ...created });
 }
 
 async function recordFailedLogin(

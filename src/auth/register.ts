@@ -6,6 +6,7 @@ import type { Actor } from '../events/catalog.js';
 import { buildEvent, type RequestMeta } from '../events/envelope.js';
 import { enqueueEvents } from '../events/outbox.js';
 import type { AuthDeps } from './context.js';
+import { countPerIp } from './login-limiter.js';
 import { normaliseEmail, type PublicUser, publicUser } from './model.js';
 import { passwordProblem } from './passwords.js';
 
@@ -18,6 +19,20 @@ export async function register(
   meta: RequestMeta,
 ): Promise<PublicUser> {
   const email = normaliseEmail(input.email);
+  if (!input.actor) {
+    const allowed = await countPerIp(deps.redis, {
+      scope: 'register',
+      ip: meta.ip,
+      max: deps.config.REGISTER_MAX_PER_IP,
+      windowSeconds: deps.config.LOGIN_WINDOW_SECONDS,
+    });
+    if (!allowed.allowed) {
+      deps.metrics.rateLimited.inc({ limit: 'register_ip' });
+      throw new AppError('rate_limited', 'Too many registrations from this address; try again later.', {
+        retryAfterSeconds: allowed.retryAfterSeconds,
+      });
+    }
+  }
   const problem = passwordProblem(input.password);
   if (problem) {
     throw new AppError('validation_failed', `password ${problem}`, {

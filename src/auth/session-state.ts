@@ -10,15 +10,32 @@ export interface SessionState {
   role: string;
   revoked: boolean;
   expiresAt: number;
+  /** The user row's `updated_at` (ms) when the state was read: a newer state wins. */
+  version: number;
 }
 
 const keyOf = (sessionId: string) => `hookline:session:${sessionId}`;
 
 /**
+ * Writes a refreshed state unless the cached one is a revocation (revocations are final) or newer.
+ * KEYS[1]: the session key; ARGV: the state as JSON, TTL in seconds, version.
+ */
+const WRITE_IF_NEWER = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local state = cjson.decode(current)
+  if state.revoked then return 0 end
+  if state.version and tonumber(state.version) > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+
+/**
  * Session state behind a Redis cache. Readers fill the cache only if the key is absent (SET NX);
- * writers (revocation, role change) overwrite it after their transaction commits. So a reader that
- * loaded the state just before a revocation cannot put the stale state back, and a revoked session
- * is refused on the very next request. If Redis is unavailable, PostgreSQL answers directly.
+ * revocations overwrite it after their transaction commits; role changes rewrite it unless it holds
+ * a revocation or a newer state. So a reader that loaded the state just before a revocation cannot
+ * put the stale state back, and a revoked session is refused on the very next request. If Redis is
+ * unavailable, PostgreSQL answers directly.
  */
 export class SessionStates {
   constructor(
@@ -27,6 +44,21 @@ export class SessionStates {
     private readonly options: { ttlSeconds: number; tombstoneTtlSeconds: number; logger: Logger },
   ) {}
 
+  private query(where: ReturnType<typeof and>) {
+    return this.db
+      .select({
+        sessionId: sessions.id,
+        userId: sessions.userId,
+        role: users.role,
+        revokedAt: sessions.revokedAt,
+        expiresAt: sessions.expiresAt,
+        version: users.updatedAt,
+      })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(where);
+  }
+
   async get(sessionId: string): Promise<SessionState | null> {
     try {
       const cached = await this.redis.get(keyOf(sessionId));
@@ -34,22 +66,14 @@ export class SessionStates {
     } catch (error) {
       this.options.logger.warn({ err: error }, 'session cache unavailable; reading PostgreSQL');
     }
-    const [row] = await this.db
-      .select({
-        userId: sessions.userId,
-        role: users.role,
-        revokedAt: sessions.revokedAt,
-        expiresAt: sessions.expiresAt,
-      })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(eq(sessions.id, sessionId));
+    const [row] = await this.query(eq(sessions.id, sessionId));
     if (!row) return null;
     const state: SessionState = {
       userId: row.userId,
       role: row.role,
       revoked: row.revokedAt !== null,
       expiresAt: row.expiresAt.getTime(),
+      version: row.version.getTime(),
     };
     await this.redis
       .set(keyOf(sessionId), JSON.stringify(state), 'EX', this.options.ttlSeconds, 'NX')
@@ -69,6 +93,7 @@ export class SessionStates {
         role: entry.role,
         revoked: true,
         expiresAt: entry.expiresAt.getTime(),
+        version: Number.MAX_SAFE_INTEGER,
       };
       pipeline.set(keyOf(entry.sessionId), JSON.stringify(state), 'EX', this.options.tombstoneTtlSeconds);
     }
@@ -77,13 +102,9 @@ export class SessionStates {
 
   /** After a commit that changed a user (their role): rewrite the state of each active session. */
   async refreshUser(userId: string): Promise<void> {
-    const rows = await this.db
-      .select({ id: sessions.id, role: users.role, expiresAt: sessions.expiresAt })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(
-        and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())),
-      );
+    const rows = await this.query(
+      and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())),
+    );
     if (rows.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const row of rows) {
@@ -92,8 +113,16 @@ export class SessionStates {
         role: row.role,
         revoked: false,
         expiresAt: row.expiresAt.getTime(),
+        version: row.version.getTime(),
       };
-      pipeline.set(keyOf(row.id), JSON.stringify(state), 'EX', this.options.ttlSeconds);
+      pipeline.eval(
+        WRITE_IF_NEWER,
+        1,
+        keyOf(row.sessionId),
+        JSON.stringify(state),
+        this.options.ttlSeconds,
+        state.version,
+      );
     }
     await this.write(pipeline);
   }

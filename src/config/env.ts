@@ -126,9 +126,14 @@ export const authEnv = {
     .describe(
       'Failed logins allowed for one account from all IPs per window; past it, only IPs the user signed in from before may still try.',
     ),
-  TRUST_PROXY: bool()
-    .default(false)
-    .describe('Take the client IP from the first `X-Forwarded-For` address (only behind a trusted proxy).'),
+  TRUST_PROXY_HOPS: int(0, 10)
+    .default(0)
+    .describe(
+      'How many trusted proxies stand in front of the API. With N > 0 the client IP is the N-th `X-Forwarded-For` address from the right (the one the outermost trusted proxy saw); 0 uses the socket peer and ignores the header.',
+    ),
+  REGISTER_MAX_PER_IP: int(1, 100_000)
+    .default(20)
+    .describe('Registrations allowed from one client IP per LOGIN_WINDOW_SECONDS.'),
   ADMIN_EMAIL: z
     .email()
     .optional()

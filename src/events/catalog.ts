@@ -94,6 +94,26 @@ export const eventCatalog = {
     description: "A user's role changed; it applies to the user's existing sessions at once.",
     data: z.object({ from: role, to: role, by: ActorSchema }),
   },
+  'webhook.test': {
+    topic: topics.platformEvents,
+    description:
+      'A test event sent to one subscription on request (`POST /v1/webhooks/subscriptions/{id}/test`); never published to Kafka.',
+    data: z.object({
+      subscription_id: z.uuid().describe('The subscription being tested.'),
+      message: z.string().describe('A fixed message.'),
+    }),
+  },
+  'webhook.subscription.disabled': {
+    topic: topics.platformEvents,
+    description:
+      'A webhook subscription was disabled: its endpoint answered 410 Gone, or its deliveries kept failing for too long.',
+    data: z.object({
+      subscription_id: z.uuid(),
+      url: z.string(),
+      reason: z.string().describe('Why it was disabled.'),
+      failing_since: z.iso.datetime().nullable().describe('Since when deliveries had been failing.'),
+    }),
+  },
 } as const satisfies Record<string, { topic: TopicName; description: string; data: z.ZodObject }>;
 
 export type EventType = keyof typeof eventCatalog;

@@ -8,7 +8,7 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
   const backlog = () => {
     snapshot ??= sql<{ pending: string; age: number | null }[]>`
         SELECT count(*) AS pending, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
-        FROM outbox WHERE published_at IS NULL`
+        FROM outbox WHERE published_at IS NULL AND dead_at IS NULL`
       .then(([row]) => ({ pending: Number(row?.pending ?? 0), oldestAgeSeconds: row?.age ?? 0 }))
       .finally(() => {
         setTimeout(() => {
@@ -22,6 +22,11 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
       name: 'hookline_events_published_total',
       help: 'Events published from the outbox to Kafka, by topic.',
       labelNames: ['topic'] as const,
+      registers: [registry],
+    }),
+    deadRows: new Counter({
+      name: 'hookline_outbox_dead_rows_total',
+      help: 'Outbox rows set aside because Kafka refused them for themselves (kept, not sent).',
       registers: [registry],
     }),
     publishErrors: new Counter({

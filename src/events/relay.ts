@@ -12,7 +12,15 @@ interface OutboxRow {
   message_key: string;
   event_type: string;
   payload: unknown;
+  attempts: number;
 }
+
+/** How long a claimed batch belongs to its relay. */
+const LEASE_SECONDS = 60;
+/** Once the oldest pending row has failed this often, batches shrink to that row alone. */
+const ISOLATE_AFTER_ATTEMPTS = 3;
+/** A row Kafka keeps refusing for itself is set aside after this many attempts. */
+const MAX_ROW_ATTEMPTS = 10;
 
 export interface OutboxRelayOptions {
   sql: Sql;
@@ -25,11 +33,11 @@ export interface OutboxRelayOptions {
 }
 
 /**
- * Publishes pending outbox rows to Kafka, oldest first, in batches: it claims a batch with
+ * Publishes pending outbox rows to Kafka, oldest first, in batches: it leases a batch with
  * `FOR UPDATE SKIP LOCKED` (so several relays never publish the same row in normal operation), sends it
- * with an idempotent producer and acks=all, and marks the rows published in the same transaction. If
- * Kafka is down the batch rolls back and is retried with backoff; the API is not affected. A crash
- * between send and commit republishes the batch: consumers dedupe by event id.
+ * with an idempotent producer and acks=all, and marks the rows published. If Kafka is down the lease
+ * is released and the batch retried with backoff; the API is not affected. A crash between send and
+ * mark republishes the batch: consumers dedupe by event id.
  */
 export class OutboxRelay implements Component {
   readonly name = 'outbox-relay';
@@ -98,48 +106,70 @@ export class OutboxRelay implements Component {
     this.wake = undefined;
   }
 
-  /** Claims, sends and marks one batch; returns how many rows were published. */
+  /**
+   * Claims a batch with a lease (a short transaction), sends it outside any transaction, then marks it
+   * published. A relay that dies mid-send loses its lease after LEASE_SECONDS and another one resends
+   * the rows (consumers dedupe by event id). While the oldest pending row keeps failing, batches shrink
+   * to that one row, so a row Kafka refuses for itself cannot hold back the others: after
+   * MAX_ROW_ATTEMPTS such refusals it is set aside (`dead_at`), kept and reported, never dropped.
+   */
   async publishBatch(): Promise<number> {
-    let claimed: OutboxRow[] = [];
+    const { sql } = this.options;
+    const [oldest] = await sql<{ attempts: number }[]>`
+      SELECT attempts FROM outbox WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT 1`;
+    if (!oldest) return 0;
+    const limit = oldest.attempts >= ISOLATE_AFTER_ATTEMPTS ? 1 : this.options.batchSize;
+    const rows = (
+      await sql<OutboxRow[]>`
+        UPDATE outbox SET claimed_until = now() + make_interval(secs => ${LEASE_SECONDS})
+        WHERE id IN (
+          SELECT id FROM outbox
+          WHERE published_at IS NULL AND dead_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+          ORDER BY id LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED)
+        RETURNING id, topic, message_key, event_type, payload, attempts`
+    ).sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (rows.length === 0) return 0;
+    const ids = rows.map((row) => row.id);
     try {
-      return await this.options.sql.begin(async (tx) => {
-        const rows = await tx<OutboxRow[]>`
-          SELECT id, topic, message_key, event_type, payload FROM outbox
-          WHERE published_at IS NULL ORDER BY id LIMIT ${this.options.batchSize}
-          FOR UPDATE SKIP LOCKED`;
-        claimed = rows;
-        if (rows.length === 0) return 0;
-        if (!this.connected) {
-          await this.producer.connect();
-          this.connected = true;
-        }
-        const byTopic = new Map<string, Message[]>();
-        for (const row of rows) {
-          const messages = byTopic.get(row.topic) ?? [];
-          messages.push({
-            key: row.message_key,
-            value: JSON.stringify(row.payload),
-            headers: { 'event-id': row.id, 'event-type': row.event_type },
-          });
-          byTopic.set(row.topic, messages);
-        }
-        await this.producer.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      if (!this.connected) {
+        await this.producer.connect();
+        this.connected = true;
+      }
+      const byTopic = new Map<string, Message[]>();
+      for (const row of rows) {
+        const messages = byTopic.get(row.topic) ?? [];
+        messages.push({
+          key: row.message_key,
+          value: JSON.stringify(row.payload),
+          headers: { 'event-id': row.id, 'event-type': row.event_type },
         });
-        const ids = rows.map((row) => row.id);
-        await tx`UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(${ids}::uuid[])`;
-        for (const [topic, messages] of byTopic)
-          this.options.metrics.published.inc({ topic }, messages.length);
-        return rows.length;
+        byTopic.set(row.topic, messages);
+      }
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
+      await sql`
+        UPDATE outbox SET published_at = now(), claimed_until = NULL, attempts = attempts + 1
+        WHERE id = ANY(${ids}::uuid[])`;
+      for (const [topic, messages] of byTopic) this.options.metrics.published.inc({ topic }, messages.length);
+      return rows.length;
     } catch (error) {
-      if (claimed.length > 0) {
-        const ids = claimed.map((row) => row.id);
-        const message = error instanceof Error ? error.message : String(error);
-        await this.options.sql`
-          UPDATE outbox SET attempts = attempts + 1, last_error = ${message.slice(0, 1_000)}
-          WHERE id = ANY(${ids}::uuid[])`.catch(() => {});
+      const message = (error instanceof Error ? error.message : String(error)).slice(0, 1_000);
+      // Kafka's own verdict on the message (not an outage): retrying the same bytes cannot help.
+      const refusedForItself = rows.length === 1 && (error as { retriable?: boolean }).retriable === false;
+      const setAside = refusedForItself && (rows[0]?.attempts ?? 0) + 1 >= MAX_ROW_ATTEMPTS;
+      await sql`
+        UPDATE outbox SET attempts = attempts + 1, last_error = ${message}, claimed_until = NULL,
+          dead_at = CASE WHEN ${setAside} THEN now() ELSE NULL END
+        WHERE id = ANY(${ids}::uuid[])`.catch(() => {});
+      if (setAside) {
+        this.options.metrics.deadRows.inc();
+        this.options.logger.error(
+          { eventId: ids[0], error: message },
+          'outbox relay: Kafka refuses this event; set aside',
+        );
       }
       throw error;
     }

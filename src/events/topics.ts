@@ -7,6 +7,8 @@ export const topics = {
   authEvents: 'auth-events',
   /** Registrations, profile, password and role changes. */
   userChanges: 'user-changes',
+  /** Operational events of the platform itself (a webhook subscription disabled, security alerts). */
+  platformEvents: 'platform-events',
 } as const;
 
 export type TopicName = (typeof topics)[keyof typeof topics];

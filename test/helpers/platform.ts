@@ -19,7 +19,7 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<T
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
-    TRUST_PROXY: 'true',
+    TRUST_PROXY_HOPS: '1',
     OUTBOX_POLL_INTERVAL_MS: '200',
     ...env,
   });

@@ -177,6 +177,27 @@ describe('POST /v1/auth/login', () => {
   });
 });
 
+describe('client addresses', () => {
+  it('come from the trusted proxy’s X-Forwarded-For entry, never from what the client prepends', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'spoof');
+    const spoofer = apiClient(platform.baseUrl);
+    const login = await fetch(`${platform.baseUrl}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.7, ${spoofer.ip}` },
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    const tokens = (await login.json()) as Tokens;
+    const sessions = await user.client.call<{ items: { id: string; ip: string }[] }>(
+      'GET',
+      '/v1/me/sessions',
+      {
+        token: tokens.access_token,
+      },
+    );
+    expect(sessions.body.items.find((s) => s.id === tokens.session_id)?.ip).toBe(spoofer.ip);
+  });
+});
+
 describe('GET and PATCH /v1/me', () => {
   it('needs a bearer token (401 without, 401 with a bad one)', async () => {
     const client = apiClient(platform.baseUrl);
@@ -212,6 +233,7 @@ describe('GET and PATCH /v1/me', () => {
   });
 
   it.each([
+    [{ name: 'a\u0000b' }, 'body.name'],
     [{ timezone: 'Mars/Olympus' }, 'body.timezone'],
     [{ locale: 'not a locale' }, 'body.locale'],
     [{ name: '' }, 'body.name'],
@@ -273,6 +295,7 @@ describe('admin endpoints', () => {
       ['GET', `/v1/users/${user.id}`],
       ['GET', `/v1/users/${user.id}/sessions`],
       ['DELETE', `/v1/users/${user.id}/sessions`],
+      ['DELETE', `/v1/users/${user.id}/sessions/${user.tokens.session_id}`],
     ] as const) {
       const answer = await user.client.call(method, path, { token: user.tokens.access_token });
       expect(answer.status, `${method} ${path}`).toBe(403);

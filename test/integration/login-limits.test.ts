@@ -69,6 +69,15 @@ describe('brute-force limits on login', () => {
     expect(fromHome.status).toBe(200);
   });
 
+  it('count parallel guesses before checking them: a burst cannot slip under the limit', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'burst');
+    const attacker = apiClient(platform.baseUrl);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => fail(attacker, user.email)));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(9);
+  });
+
   it('refuse one IP spraying many accounts', async () => {
     const sprayer = apiClient(platform.baseUrl, { ip: randomIp() });
     const statuses: number[] = [];

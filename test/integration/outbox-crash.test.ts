@@ -18,59 +18,56 @@ describe('the transactional outbox', () => {
   it('survives SIGKILL mid-burst: every committed user gets its event, no event exists without its user', async () => {
     recorder = await recordEvents();
     const marker = `crash${uniqueSuffix()}`;
-    const env = { JWT_SECRET: 'crash-test-secret-crash-test-secret-0123' };
+    const ours = (e: { envelope: { type: string; data: unknown } }) =>
+      e.envelope.type === 'user.registered' &&
+      (e.envelope.data as { email: string }).email.startsWith(`${marker}-`);
+    // All requests come from 127.0.0.1 here: lift the per-IP registration limit for the burst.
+    const env = { JWT_SECRET: 'crash-test-secret-crash-test-secret-0123', REGISTER_MAX_PER_IP: '100000' };
     const first = await spawnProcess('all', env);
 
     const total = 150;
     let answered = 0;
     const killed = new Promise<void>((resolve) => {
-      const burst = Array.from({ length: total }, (_, i) =>
-        fetch(`${first.baseUrl}/v1/auth/register`, {
+      for (let i = 0; i < total; i++) {
+        void fetch(`${first.baseUrl}/v1/auth/register`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ email: `${marker}-${i}@example.com`, password: STRONG_PASSWORD }),
         })
-          .then((response) => response.status)
-          .catch(() => 0)
+          .catch(() => undefined)
           .finally(() => {
             answered += 1;
             if (answered === 40) {
               first.child.kill('SIGKILL');
               resolve();
             }
-          }),
-      );
-      void Promise.all(burst);
+          });
+      }
     });
     await killed;
     expect(await first.terminate()).toBeNull(); // killed by the signal, not exited
 
     const committed = (
-      await sql<{ id: string; email: string }[]>`
-      SELECT id, email FROM users WHERE email LIKE ${`${marker}-%`}`
+      await sql<{ id: string }[]>`SELECT id FROM users WHERE email LIKE ${`${marker}-%`}`
     ).map((row) => row.id);
-    expect(committed.length).toBeGreaterThanOrEqual(40 - 5);
+    expect(committed.length).toBeGreaterThanOrEqual(35);
     expect(committed.length).toBeLessThan(total);
 
     restarted = await spawnProcess('all', env);
-    const events = await recorder.waitFor(
-      (e) =>
-        e.envelope.type === 'user.registered' &&
-        (e.envelope.data as { email: string }).email.startsWith(`${marker}-`),
-      { count: committed.length, timeoutMs: 30_000 },
-    );
+    await recorder.waitFor(ours, { count: committed.length, timeoutMs: 30_000 });
     // Give a late duplicate or a stray event a moment to show up before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const seen = recorder.events.filter(
-      (e) =>
-        e.envelope.type === 'user.registered' &&
-        (e.envelope.data as { email: string }).email.startsWith(`${marker}-`),
+    const seen = recorder.events.filter(ours);
+    const distinctEvents = new Set(seen.map((e) => e.envelope.id));
+    console.log(
+      `SIGKILL mid-burst: ${committed.length} of ${total} users committed, ${distinctEvents.size} events, ${seen.length - distinctEvents.size} duplicates`,
     );
-    expect(events.length).toBeGreaterThanOrEqual(committed.length);
-    const userIds = new Set(seen.map((e) => e.envelope.user_id));
-    expect([...userIds].sort()).toEqual([...committed].sort());
-    const pending =
-      await sql`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND payload->'data'->>'email' LIKE ${`${marker}-%`}`;
-    expect(pending[0]?.n).toBe(0);
+    // One event per committed user (a duplicate delivery of it is allowed, and reported above).
+    expect(distinctEvents.size).toBe(committed.length);
+    expect([...new Set(seen.map((e) => e.envelope.user_id))].sort()).toEqual([...committed].sort());
+    const [pending] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM outbox
+      WHERE published_at IS NULL AND payload->'data'->>'email' LIKE ${`${marker}-%`}`;
+    expect(pending?.n).toBe(0);
   });
 });

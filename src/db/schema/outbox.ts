@@ -18,9 +18,13 @@ export const outbox = pgTable(
     publishedAt: timestamp('published_at', { withTimezone: true }),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** A relay that claimed the row owns it until then (it sends outside any transaction). */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
+    /** Set when Kafka refused the row itself (not a broker outage); it is kept, never sent again. */
+    deadAt: timestamp('dead_at', { withTimezone: true }),
   },
   (table) => [
-    index('outbox_pending').on(table.id).where(sql`${table.publishedAt} IS NULL`),
+    index('outbox_pending').on(table.id).where(sql`${table.publishedAt} IS NULL AND ${table.deadAt} IS NULL`),
     index('outbox_published').on(table.publishedAt).where(sql`${table.publishedAt} IS NOT NULL`),
   ],
 );

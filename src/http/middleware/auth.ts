@@ -6,10 +6,18 @@ import { AppError } from '../../errors.js';
 import type { RequestMeta } from '../../events/envelope.js';
 import type { AppEnv } from '../app.js';
 
-/** Client IP: the first X-Forwarded-For address behind a trusted proxy, else the socket's peer. */
-export function clientIp(c: Context, trustProxy: boolean): string | null {
-  if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+/**
+ * Client IP. Behind `trustedHops` proxies it is the address the outermost trusted proxy saw: the
+ * `trustedHops`-th X-Forwarded-For entry from the right. Entries further left are written by the
+ * client and never trusted. With no trusted proxy, the socket's peer.
+ */
+export function clientIp(c: Context, trustedHops: number): string | null {
+  if (trustedHops > 0) {
+    const entries = (c.req.header('x-forwarded-for') ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    const forwarded = entries[entries.length - trustedHops];
     if (forwarded) return forwarded.slice(0, 64);
   }
   try {
@@ -20,9 +28,9 @@ export function clientIp(c: Context, trustProxy: boolean): string | null {
 }
 
 /** Where the request came from, for the events it causes. */
-export function requestMeta(c: Context<AppEnv>, trustProxy: boolean): RequestMeta {
+export function requestMeta(c: Context<AppEnv>, trustedHops: number): RequestMeta {
   return {
-    ip: clientIp(c, trustProxy),
+    ip: clientIp(c, trustedHops),
     userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
     requestId: c.get('requestId') ?? null,
   };

@@ -12,7 +12,7 @@ import { LoginBody, RefreshBody, RegisterBody, TokenPairSchema, UserSchema } fro
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 export function registerAuthRoutes(app: App, deps: AuthDeps): void {
-  const trust = deps.config.TRUST_PROXY;
+  const trust = deps.config.TRUST_PROXY_HOPS;
 
   app.openapi(
     createRoute({

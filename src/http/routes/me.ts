@@ -10,7 +10,7 @@ import { IdParam, PasswordChangeBody, ProfileBody, SessionSchema, UserSchema } f
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 export function registerMeRoutes(app: App, deps: AuthDeps): void {
-  const trust = deps.config.TRUST_PROXY;
+  const trust = deps.config.TRUST_PROXY_HOPS;
   const authed = { security: [{ bearer: [] }], middleware: [requireAuth(deps)], tags: ['me'] };
 
   app.openapi(
