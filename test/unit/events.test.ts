@@ -20,6 +20,8 @@ describe('the event catalogue', () => {
       'user.password.changed': 'user-changes',
       'user.profile.updated': 'user-changes',
       'user.role.changed': 'user-changes',
+      'webhook.test': 'platform-events',
+      'webhook.subscription.disabled': 'platform-events',
     });
   });
 
