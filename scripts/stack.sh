@@ -235,7 +235,9 @@ EOF
 
 KAFKA_LOG_OFFSET=0
 kafka_healthy() {
-  port_open "$KAFKA_PORT" && tail -c "+$((KAFKA_LOG_OFFSET + 1))" "$(log_of kafka)" | grep -q "Kafka Server started"
+  # grep -c reads to the end: `grep -q` would close the pipe early and fail it under pipefail.
+  port_open "$KAFKA_PORT" &&
+    [ "$(tail -c "+$((KAFKA_LOG_OFFSET + 1))" "$(log_of kafka)" | grep -c "Kafka Server started")" -gt 0 ]
 }
 
 kafka_start() {
