@@ -6,7 +6,7 @@ import { createLogger } from '../src/logger.js';
 
 const config = loadConfig('all', process.env);
 const logger = createLogger({ level: config.LOG_LEVEL, process: 'migrate' });
-const { db, sql } = createDatabase({
+const { db, sql, end } = createDatabase({
   url: config.DATABASE_URL,
   poolSize: 2,
   applicationName: 'hookline-migrate',
@@ -14,5 +14,5 @@ const { db, sql } = createDatabase({
 try {
   await migrateDatabase(db, sql, logger);
 } finally {
-  await sql.end({ timeout: 5 });
+  await end({ timeout: 5 });
 }

@@ -1,11 +1,14 @@
 import type { AuthDeps } from '../auth/context.js';
 import type { App } from '../http/app.js';
+import { registerApiKeyRoutes } from '../http/routes/api-keys.js';
 import { registerAuthRoutes } from '../http/routes/auth.js';
 import { registerDocsRoutes } from '../http/routes/docs.js';
 import { registerEventTypeRoutes } from '../http/routes/event-types.js';
 import { registerMeRoutes } from '../http/routes/me.js';
 import { registerUserAdminRoutes } from '../http/routes/users.js';
+import { registerWebhookRoutes } from '../http/routes/webhooks.js';
 import type { Dependencies } from '../platform/dependencies.js';
+import { webhookDeps } from '../webhooks/context.js';
 
 /** Every public route of the API process. Each feature adds its `registerX(app, deps)` here. */
 export function registerApiRoutes(app: App, deps: Dependencies, auth: AuthDeps): void {
@@ -18,6 +21,8 @@ export function registerApiRoutes(app: App, deps: Dependencies, auth: AuthDeps):
   registerAuthRoutes(app, auth);
   registerMeRoutes(app, auth);
   registerUserAdminRoutes(app, auth);
+  registerApiKeyRoutes(app, auth);
+  registerWebhookRoutes(app, auth, webhookDeps(deps));
   registerEventTypeRoutes(app);
   registerDocsRoutes(app, { publicBaseUrl: deps.config.PUBLIC_BASE_URL });
 }

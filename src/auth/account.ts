@@ -13,6 +13,8 @@ export interface Caller {
   userId: string;
   sessionId: string;
   role: string;
+  /** Set when the caller is an API key rather than a user's session. */
+  apiKeyId?: string;
 }
 
 export const profileFields = ['name', 'locale', 'timezone'] as const;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidrs } from '../webhooks/ssrf.js';
 
 /**
  * Every environment variable the platform reads, declared once. Each process parses the subset it
@@ -153,7 +154,79 @@ export const authEnv = {
     .describe('Published outbox rows are deleted after this many hours.'),
 };
 
+const cidrList = z
+  .string()
+  .default('')
+  .refine((value) => {
+    try {
+      parseCidrs(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be comma-separated CIDRs, e.g. 127.0.0.0/8,::1/128');
+
+const secondsList = z
+  .string()
+  .regex(/^\s*\d+(\.\d+)?\s*(,\s*\d+(\.\d+)?\s*)*$/, 'must be comma-separated delays in seconds')
+  .transform((value) => value.split(',').map((part) => Number(part.trim())));
+
+export const webhookEnv = {
+  WEBHOOK_ALLOW_HTTP: bool()
+    .default(false)
+    .describe('Allow `http://` subscription URLs (otherwise https is required). The demo and tests set it.'),
+  WEBHOOK_ALLOWED_CIDRS: cidrList.describe(
+    'Comma-separated CIDRs the SSRF guard lets deliveries reach although private or loopback (the demo and tests set 127.0.0.0/8).',
+  ),
+  WEBHOOK_RETRY_SCHEDULE: secondsList
+    .default([0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000])
+    .describe(
+      'Delays in seconds before each retry after the first attempt (±20 % jitter); after the last, the delivery is dead.',
+    ),
+  WEBHOOK_RETRY_JITTER: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.2)
+    .describe('Jitter of retry delays, as a fraction.'),
+  WEBHOOK_RETRY_AFTER_MAX_SECONDS: int(1, 86_400)
+    .default(3_600)
+    .describe('Longest `Retry-After` (of a 429 or 503) honoured; longer ones are clamped.'),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(15_000).describe('Timeout of one delivery attempt.'),
+  WEBHOOK_MAX_RESPONSE_BYTES: int(0, 10 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Most bytes of a receiver’s answer read; the rest is not.'),
+  WEBHOOK_RESPONSE_EXCERPT_BYTES: int(0, 64 * 1024)
+    .default(4_096)
+    .describe('Bytes of each answer stored with the attempt.'),
+  WEBHOOK_SECRET_OVERLAP_SECONDS: int(0, 30 * 86_400)
+    .default(86_400)
+    .describe('After a secret rotation, how long the old secret still signs (both signatures are sent).'),
+  WEBHOOK_DISABLE_AFTER_SECONDS: int(60, 365 * 86_400)
+    .default(5 * 86_400)
+    .describe('A subscription whose deliveries failed for this long with no success is disabled.'),
+  WEBHOOK_RETENTION_DAYS: int(1, 3_650)
+    .default(30)
+    .describe('Delivery rows, attempts and stored event payloads older than this are pruned.'),
+  DELIVERY_CONCURRENCY: int(1, 5_000)
+    .default(200)
+    .describe('Deliveries in flight per delivery worker process.'),
+  DELIVERY_CONNECTIONS_PER_ORIGIN: int(1, 1_000)
+    .default(64)
+    .describe('Keep-alive connections per receiver origin per delivery worker process.'),
+  WEBHOOK_QUEUE: z
+    .string()
+    .min(1)
+    .default('hookline-deliveries')
+    .describe('BullMQ queue name of deliveries.'),
+  FANOUT_GROUP_ID: z
+    .string()
+    .min(1)
+    .default('hookline-fanout')
+    .describe('Kafka consumer group of the fan-out worker.'),
+};
+
 /** All variables, for the README reference and the test that keeps it current. */
-export const allEnv = { ...sharedEnv, ...apiEnv, ...authEnv };
+export const allEnv = { ...sharedEnv, ...apiEnv, ...authEnv, ...webhookEnv };
 
 export type EnvName = keyof typeof allEnv;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiEnv, authEnv, sharedEnv } from './env.js';
+import { apiEnv, authEnv, sharedEnv, webhookEnv } from './env.js';
 
 /** The processes the platform can run, each with the port it listens on by default. */
 export const processDefaults = {
@@ -19,6 +19,7 @@ export function configSchema(process: ProcessName) {
       ...sharedEnv,
       ...apiEnv,
       ...authEnv,
+      ...webhookEnv,
       PORT: sharedEnv.PORT.default(processDefaults[process].port),
     })
     .superRefine((config, ctx) => {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../db/client.js';
+import type { Database, Sql, Transaction } from '../db/client.js';
 import { outbox } from '../db/schema/index.js';
 import { type Envelope, eventCatalog } from './catalog.js';
 import { messageKeyOf } from './envelope.js';
@@ -22,4 +22,15 @@ export async function enqueueEvents(tx: Transaction | Database, events: readonly
     })),
   );
   await tx.execute(sql`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`);
+}
+
+/** The same as `enqueueEvents`, for code that works with postgres.js directly (inside `sql.begin`). */
+export async function enqueueEventsSql(tx: Sql, events: readonly Envelope[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx`
+    INSERT INTO outbox (id, topic, message_key, event_type, payload)
+    SELECT * FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => eventCatalog[e.type].topic)}::text[],
+      ${events.map((e) => messageKeyOf(e))}::text[], ${events.map((e) => e.type)}::text[],
+      ${events.map((e) => JSON.stringify(e))}::text[]::jsonb[])`;
+  await tx`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`;
 }

@@ -24,12 +24,18 @@ export interface Dependencies {
   clickhouse: ClickHouseClient;
   /** Probes used by `/readyz`: they fail fast instead of queueing while a dependency is down. */
   probes: { redis: Redis; kafkaAdmin: Admin };
+  /** Registers something to close with the process (after its components have stopped). */
+  onClose(close: () => Promise<unknown>): void;
   close(): Promise<void>;
 }
 
 export function createDependencies(config: Config, logger: Logger, process: ProcessName): Dependencies {
   const metrics = createMetrics({ process });
-  const { db, sql } = createDatabase({
+  const {
+    db,
+    sql,
+    end: endDatabase,
+  } = createDatabase({
     url: config.DATABASE_URL,
     poolSize: config.DATABASE_POOL_SIZE,
     applicationName: `hookline-${process}`,
@@ -48,6 +54,7 @@ export function createDependencies(config: Config, logger: Logger, process: Proc
   });
   const kafkaAdmin = probeKafka.admin();
   const clickhouse = createClickHouse({ url: config.CLICKHOUSE_URL });
+  const closers: (() => Promise<unknown>)[] = [];
 
   return {
     config,
@@ -59,12 +66,16 @@ export function createDependencies(config: Config, logger: Logger, process: Proc
     kafka,
     clickhouse,
     probes: { redis: probeRedis, kafkaAdmin },
+    onClose(close) {
+      closers.push(close);
+    },
     async close() {
+      await Promise.allSettled(closers.map((close) => close()));
       await Promise.allSettled([
         kafkaAdmin.disconnect(),
         redis.quit().catch(() => redis.disconnect()),
         probeRedis.quit().catch(() => probeRedis.disconnect()),
-        sql.end({ timeout: 5 }),
+        endDatabase({ timeout: 5 }),
         clickhouse.close(),
       ]);
     },

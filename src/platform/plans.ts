@@ -3,7 +3,15 @@ import { adminBootstrapComponent } from '../auth/bootstrap-admin.js';
 import { createAuthDeps } from '../auth/context.js';
 import { createOutboxMetrics } from '../events/metrics.js';
 import { OutboxRelay } from '../events/relay.js';
+import { allTopics } from '../events/topics.js';
 import type { App } from '../http/app.js';
+import { createRedis } from '../redis.js';
+import { webhookDeps } from '../webhooks/context.js';
+import { DeliveryWorker } from '../webhooks/delivery-worker.js';
+import { FanoutWorker } from '../webhooks/fanout.js';
+import { WebhookHttpClient } from '../webhooks/http-client.js';
+import { parseCidrs } from '../webhooks/ssrf.js';
+import { SubscriptionIndex } from '../webhooks/subscription-index.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
 
@@ -28,6 +36,60 @@ export function relayPlan(deps: Dependencies): ProcessPlan {
         batchSize: config.OUTBOX_BATCH_SIZE,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
         retentionHours: config.OUTBOX_RETENTION_HOURS,
+      }),
+    ],
+  };
+}
+
+/** The fan-out worker: Kafka event topics → matching subscriptions → delivery rows and jobs. */
+export function fanoutPlan(deps: Dependencies): ProcessPlan {
+  const hooks = webhookDeps(deps);
+  const logger = deps.logger.child({ component: 'fanout' });
+  return {
+    components: [
+      new FanoutWorker(deps.kafka, {
+        sql: deps.sql,
+        queue: hooks.queue,
+        index: new SubscriptionIndex(deps.sql, logger),
+        metrics: hooks.metrics,
+        logger,
+        retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length,
+        groupId: deps.config.FANOUT_GROUP_ID,
+        topics: allTopics,
+      }),
+    ],
+  };
+}
+
+/** The delivery workers: BullMQ jobs → signed POSTs with retries, attempts recorded. */
+export function deliveryPlan(deps: Dependencies): ProcessPlan {
+  const { config } = deps;
+  const hooks = webhookDeps(deps);
+  const logger = deps.logger.child({ component: 'delivery' });
+  const http = new WebhookHttpClient({
+    allowedCidrs: parseCidrs(config.WEBHOOK_ALLOWED_CIDRS),
+    connectionsPerOrigin: config.DELIVERY_CONNECTIONS_PER_ORIGIN,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    maxResponseBytes: config.WEBHOOK_MAX_RESPONSE_BYTES,
+    excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
+  });
+  deps.onClose(() => http.close());
+  return {
+    components: [
+      new DeliveryWorker({
+        queueName: config.WEBHOOK_QUEUE,
+        connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
+        queue: hooks.queue,
+        sql: deps.sql,
+        index: new SubscriptionIndex(deps.sql, logger),
+        http,
+        metrics: hooks.metrics,
+        logger,
+        concurrency: config.DELIVERY_CONCURRENCY,
+        schedule: config.WEBHOOK_RETRY_SCHEDULE,
+        jitter: config.WEBHOOK_RETRY_JITTER,
+        maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
+        disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
     ],
   };

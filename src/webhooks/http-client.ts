@@ -1,7 +1,14 @@
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { type CidrList, checkLiteralHost, guardedLookup, SsrfBlockedError } from './ssrf.js';
 
-export type AttemptErrorKind = 'timeout' | 'dns' | 'connect' | 'tls' | 'ssrf_blocked' | 'connection_reset' | 'network';
+export type AttemptErrorKind =
+  | 'timeout'
+  | 'dns'
+  | 'connect'
+  | 'tls'
+  | 'ssrf_blocked'
+  | 'connection_reset'
+  | 'network';
 
 export type SendOutcome =
   | {
@@ -34,7 +41,10 @@ export class WebhookHttpClient {
   private readonly agent: Agent;
 
   constructor(private readonly options: WebhookHttpOptions) {
-    const connect = buildConnector({ lookup: guardedLookup(options.allowedCidrs), timeout: Math.min(options.timeoutMs, 10_000) } as never);
+    const connect = buildConnector({
+      lookup: guardedLookup(options.allowedCidrs),
+      timeout: Math.min(options.timeoutMs, 10_000),
+    } as never);
     const guardedConnect: buildConnector.connector = (connectOptions, callback) => {
       const decision = checkLiteralHost(connectOptions.hostname, options.allowedCidrs);
       if (decision && !decision.allowed) {
@@ -126,12 +136,15 @@ function classify(error: unknown): { errorKind: AttemptErrorKind; message: strin
   }
   const message = (chain[0]?.message ?? String(error)).slice(0, 500);
   const has = (test: (item: { code?: string; name?: string }) => boolean) => chain.some(test);
-  if (has((e) => e.code === 'SSRF_BLOCKED' || e instanceof SsrfBlockedError)) return { errorKind: 'ssrf_blocked', message };
+  if (has((e) => e.code === 'SSRF_BLOCKED' || e instanceof SsrfBlockedError))
+    return { errorKind: 'ssrf_blocked', message };
   if (has((e) => e.name === 'TimeoutError' || e.name === 'AbortError' || /TIMEOUT/.test(e.code ?? ''))) {
     return { errorKind: 'timeout', message };
   }
-  if (has((e) => e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'EAI_NONAME')) return { errorKind: 'dns', message };
-  if (has((e) => /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(e.code ?? ''))) return { errorKind: 'tls', message };
+  if (has((e) => e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'EAI_NONAME'))
+    return { errorKind: 'dns', message };
+  if (has((e) => /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(e.code ?? '')))
+    return { errorKind: 'tls', message };
   if (has((e) => ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(e.code ?? ''))) {
     return { errorKind: 'connect', message };
   }

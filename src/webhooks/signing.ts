@@ -15,7 +15,10 @@ export function newSigningSecret(): string {
 }
 
 function secretBytes(secret: string): Buffer {
-  return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+  return Buffer.from(
+    secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret,
+    'base64',
+  );
 }
 
 function sign(secret: string, id: string, timestamp: number, body: string): string {
@@ -23,7 +26,12 @@ function sign(secret: string, id: string, timestamp: number, body: string): stri
 }
 
 /** The `webhook-signature` header value for a message, one `v1,` signature per secret. */
-export function signWebhook(input: { id: string; timestamp: number; body: string; secrets: readonly string[] }): string {
+export function signWebhook(input: {
+  id: string;
+  timestamp: number;
+  body: string;
+  secrets: readonly string[];
+}): string {
   return input.secrets.map((secret) => `v1,${sign(secret, input.id, input.timestamp, input.body)}`).join(' ');
 }
 
@@ -61,7 +69,8 @@ export function verifyWebhook(
   if (!Number.isInteger(timestamp)) throw new WebhookVerificationError('invalid webhook-timestamp');
   const nowSeconds = Math.floor((options.now?.() ?? Date.now()) / 1_000);
   const tolerance = options.toleranceSeconds ?? 300;
-  if (Math.abs(nowSeconds - timestamp) > tolerance) throw new WebhookVerificationError('timestamp outside the tolerance');
+  if (Math.abs(nowSeconds - timestamp) > tolerance)
+    throw new WebhookVerificationError('timestamp outside the tolerance');
 
   const body = typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
   const candidates = signatures

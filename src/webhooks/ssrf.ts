@@ -16,7 +16,10 @@ import ipaddr from 'ipaddr.js';
 
 export class SsrfBlockedError extends Error {
   readonly code = 'SSRF_BLOCKED';
-  constructor(readonly address: string, readonly reason: string) {
+  constructor(
+    readonly address: string,
+    readonly reason: string,
+  ) {
     super(`refused to connect to ${address} (${reason})`);
     this.name = 'SsrfBlockedError';
   }
@@ -72,7 +75,11 @@ export function checkAddress(text: string, allowed: CidrList = []): AddressDecis
   return range === 'unicast' ? { allowed: true } : { allowed: false, reason: `${range} address` };
 }
 
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /**
  * A `lookup` for net/tls connect: resolves like dns.lookup, then refuses if any resolved address is
@@ -84,11 +91,13 @@ export function guardedLookup(allowed: CidrList) {
       if (error) return callback(error, options.all ? [] : '', undefined);
       for (const { address } of addresses) {
         const decision = checkAddress(address, allowed);
-        if (!decision.allowed) return callback(new SsrfBlockedError(address, decision.reason), options.all ? [] : '');
+        if (!decision.allowed)
+          return callback(new SsrfBlockedError(address, decision.reason), options.all ? [] : '');
       }
       if (options.all) return callback(null, addresses);
       const [first] = addresses;
-      if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
+      if (!first)
+        return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
       return callback(null, first.address, first.family);
     });
   };

@@ -5,13 +5,17 @@ import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 
-const { sql } = createDatabase({ url: testConfig.DATABASE_URL, poolSize: 2, applicationName: 'test-crash' });
+const { sql, end } = createDatabase({
+  url: testConfig.DATABASE_URL,
+  poolSize: 2,
+  applicationName: 'test-crash',
+});
 let recorder: EventRecorder | undefined;
 let restarted: SpawnedProcess | undefined;
 afterAll(async () => {
   await restarted?.terminate();
   await recorder?.stop();
-  await sql.end({ timeout: 5 });
+  await end({ timeout: 5 });
 });
 
 describe('the transactional outbox', () => {

@@ -11,7 +11,7 @@ import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let platform: TestPlatform;
 let recorder: EventRecorder;
-const { db, sql } = createDatabase({
+const { db, sql, end } = createDatabase({
   url: testConfig.DATABASE_URL,
   poolSize: 2,
   applicationName: 'test-sessions',
@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await platform?.stop();
   await recorder?.stop();
-  await sql.end({ timeout: 5 });
+  await end({ timeout: 5 });
 });
 
 const ofUser =

@@ -88,12 +88,12 @@ describe('the local stack is real', () => {
   });
 
   it('a drizzle query runs against PostgreSQL after the committed migrations', async () => {
-    const { db, sql } = createDatabase({
+    const { db, sql, end } = createDatabase({
       url: testConfig.DATABASE_URL,
       poolSize: 4,
       applicationName: 'test',
     });
-    cleanups.push(() => sql.end({ timeout: 5 }));
+    cleanups.push(() => end({ timeout: 5 }));
     // Several processes may migrate at once: the advisory lock makes that harmless.
     await Promise.all([migrateDatabase(db, sql, testLogger), migrateDatabase(db, sql, testLogger)]);
     const rows = await db.select({ name: roles.name }).from(roles).orderBy(asc(roles.name));

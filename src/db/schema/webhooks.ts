@@ -62,6 +62,8 @@ export const webhookDeliveries = pgTable(
     eventType: text('event_type').notNull(),
     status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
+    /** Bumped by every manual retry or recovery: jobs of an older generation are stale and dropped. */
+    generation: integer('generation').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),

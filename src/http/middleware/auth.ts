@@ -1,8 +1,11 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { Caller } from '../../auth/account.js';
+import { API_KEY_PREFIX, type ApiKeyScope, findApiKey, touchApiKey } from '../../auth/api-keys.js';
 import type { AuthDeps } from '../../auth/context.js';
 import { touchSession } from '../../auth/login.js';
 import { AppError } from '../../errors.js';
+import type { Actor } from '../../events/catalog.js';
 import type { RequestMeta } from '../../events/envelope.js';
 import type { AppEnv } from '../app.js';
 
@@ -75,4 +78,39 @@ export function requireRole(...roles: string[]): MiddlewareHandler<AppEnv> {
       throw new AppError('forbidden', `This needs the role: ${roles.join(' or ')}.`);
     await next();
   };
+}
+
+/**
+ * Allows an admin (bearer access token of a live session with the admin role) or an API key
+ * (`Authorization: Bearer hlk_…`) that holds `scope`. The key is checked on every call.
+ */
+export function requireAdminOrScope(deps: AuthDeps, scope: ApiKeyScope): MiddlewareHandler<AppEnv> {
+  const userAuth = requireAuth(deps);
+  const adminOnly = requireRole('admin');
+  return async (c, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    const token = match?.[1];
+    if (token?.startsWith(API_KEY_PREFIX)) {
+      const key = await findApiKey(deps.db, token);
+      if (!key) {
+        c.header('www-authenticate', 'Bearer error="invalid_token"');
+        throw unauthenticated('The API key is not valid or was revoked.');
+      }
+      if (!key.scopes.includes(scope))
+        throw new AppError('forbidden', `This API key lacks the scope ${scope}.`);
+      c.set('caller', { userId: key.createdBy ?? key.id, sessionId: '', role: 'api_key', apiKeyId: key.id });
+      if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000)
+        void touchApiKey(deps.db, key.id).catch(() => {});
+      await next();
+      return;
+    }
+    await userAuth(c, async () => {
+      await adminOnly(c, next);
+    });
+  };
+}
+
+/** Who acted, for events and audit: the admin user, or the API key. */
+export function actorOf(caller: Caller): Actor {
+  return caller.apiKeyId ? { type: 'api_key', id: caller.apiKeyId } : { type: 'admin', id: caller.userId };
 }

@@ -1,0 +1,33 @@
+import { Queue } from 'bullmq';
+import type { Config } from '../config/load.js';
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import type { Dependencies } from '../platform/dependencies.js';
+import { createRedis } from '../redis.js';
+import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
+
+/** What the webhook services, the fan-out and the delivery workers share in one process. */
+export interface WebhookDeps {
+  sql: Sql;
+  queue: Queue;
+  config: Config;
+  logger: Logger;
+  metrics: WebhookMetrics;
+}
+
+const cache = new WeakMap<Dependencies, WebhookDeps>();
+
+/** Built once per process (every plan of the process gets the same queue and metrics). */
+export function webhookDeps(deps: Dependencies): WebhookDeps {
+  const existing = cache.get(deps);
+  if (existing) return existing;
+  const queue = new Queue(deps.config.WEBHOOK_QUEUE, {
+    connection: createRedis(deps.config.REDIS_URL, 'queue', `${deps.config.WEBHOOK_QUEUE}:producer`),
+  });
+  const metrics = createWebhookMetrics(deps.metrics.registry);
+  registerQueueGauge(deps.metrics.registry, queue);
+  const built: WebhookDeps = { sql: deps.sql, queue, config: deps.config, logger: deps.logger, metrics };
+  deps.onClose(() => queue.close());
+  cache.set(deps, built);
+  return built;
+}

@@ -1,0 +1,230 @@
+import type { Sql } from '../db/client.js';
+import type { Envelope } from '../events/catalog.js';
+import type { Logger } from '../logger.js';
+
+export interface DeliveryContext {
+  id: string;
+  status: string;
+  generation: number;
+  attempts: number;
+  subscriptionId: string;
+  event: Envelope;
+}
+
+/**
+ * Reads delivery contexts (delivery row and event payload) for the delivery worker, batching the
+ * ids asked for within a few milliseconds into one query: one round trip for many deliveries.
+ */
+export class DeliveryLoader {
+  private queued = new Map<string, ((value: DeliveryContext | undefined) => void)[]>();
+  private failures = new Map<string, ((error: unknown) => void)[]>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly sql: Sql) {}
+
+  load(id: string): Promise<DeliveryContext | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queued.set(id, [...(this.queued.get(id) ?? []), resolve]);
+      this.failures.set(id, [...(this.failures.get(id) ?? []), reject]);
+      this.timer ??= setTimeout(() => void this.flush(), 2);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const queued = this.queued;
+    const failures = this.failures;
+    this.queued = new Map();
+    this.failures = new Map();
+    this.timer = undefined;
+    try {
+      const rows = await this.sql<
+        {
+          id: string;
+          status: string;
+          generation: number;
+          attempts: number;
+          subscription_id: string;
+          payload: Envelope;
+        }[]
+      >`
+        SELECT d.id, d.status, d.generation, d.attempts, d.subscription_id, e.payload
+        FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+        WHERE d.id = ANY(${[...queued.keys()]}::uuid[])`;
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const [id, resolvers] of queued) {
+        const row = byId.get(id);
+        const context = row && {
+          id: row.id,
+          status: row.status,
+          generation: row.generation,
+          attempts: row.attempts,
+          subscriptionId: row.subscription_id,
+          event: row.payload,
+        };
+        for (const resolve of resolvers) resolve(context);
+      }
+    } catch (error) {
+      for (const rejects of failures.values()) for (const reject of rejects) reject(error);
+    }
+  }
+}
+
+export interface AttemptRecord {
+  id: string;
+  deliveryId: string;
+  subscriptionId: string;
+  number: number;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  errorKind: string | null;
+  errorMessage: string | null;
+  responseExcerpt: string | null;
+  /** The delivery's state after this attempt. */
+  status: 'succeeded' | 'retrying' | 'dead';
+  nextAttemptAt: Date | null;
+  /** The subscription answered 410 Gone: disable it. */
+  gone: boolean;
+}
+
+export interface DisabledSubscription {
+  id: string;
+  url: string;
+  reason: 'gone' | 'failing';
+  failingSince: Date | null;
+}
+
+/**
+ * Records attempts with group commit: attempts arriving within a few milliseconds are written in one
+ * transaction (one multi-row insert, one bulk update of deliveries, one update of the subscriptions'
+ * health), and each caller's promise resolves only once its attempt is durable. The same transaction
+ * disables subscriptions that answered 410 or have failed for `disableAfterSeconds` without a success,
+ * and hands them to `onDisabled` (which writes their event to the outbox in that transaction).
+ */
+export class DeliveryRecorder {
+  private batch: { record: AttemptRecord; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly options: {
+      disableAfterSeconds: number;
+      maxBatch: number;
+      logger: Logger;
+      onDisabled: (tx: Sql, disabled: DisabledSubscription[]) => Promise<void>;
+    },
+  ) {}
+
+  record(record: AttemptRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ record, resolve, reject });
+      if (this.batch.length >= this.options.maxBatch) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        void this.flush();
+      } else {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          void this.flush();
+        }, 3);
+      }
+    });
+  }
+
+  /** Writes what is queued (serialised: one transaction at a time keeps row locks in order). */
+  flush(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() =>
+      this.write(batch.map((entry) => entry.record)).then(
+        () => {
+          for (const entry of batch) entry.resolve();
+        },
+        (error: unknown) => {
+          for (const entry of batch) entry.reject(error);
+        },
+      ),
+    );
+    return this.flushing;
+  }
+
+  private async write(records: AttemptRecord[]): Promise<DisabledSubscription[]> {
+    // The last state of each delivery in the batch wins (one delivery may appear twice).
+    const latest = new Map(records.map((record) => [record.deliveryId, record]));
+    const updates = [...latest.values()];
+    const succeeded = new Set(records.filter((r) => r.status === 'succeeded').map((r) => r.subscriptionId));
+    const failed = [
+      ...new Set(records.filter((r) => r.status !== 'succeeded').map((r) => r.subscriptionId)),
+    ].filter((id) => !succeeded.has(id));
+    const gone = [...new Set(records.filter((r) => r.gone).map((r) => r.subscriptionId))];
+    return this.sql.begin(async (tx) => {
+      await tx`
+        INSERT INTO webhook_attempts (id, delivery_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
+        SELECT * FROM unnest(${records.map((r) => r.id)}::uuid[], ${records.map((r) => r.deliveryId)}::uuid[],
+          ${records.map((r) => r.number)}::int[], ${records.map((r) => r.startedAt.toISOString())}::timestamptz[],
+          ${records.map((r) => r.durationMs)}::int[], ${records.map((r) => r.statusCode)}::int[],
+          ${records.map((r) => r.errorKind)}::text[], ${records.map((r) => r.errorMessage)}::text[],
+          ${records.map((r) => r.responseExcerpt)}::text[])`;
+      await tx`
+        UPDATE webhook_deliveries AS d SET
+          status = v.status, attempts = GREATEST(d.attempts, v.number), next_attempt_at = v.next_attempt_at,
+          last_status_code = v.status_code, last_error = v.error, updated_at = now(),
+          delivered_at = CASE WHEN v.status = 'succeeded' THEN now() ELSE d.delivered_at END
+        FROM unnest(${updates.map((r) => r.deliveryId)}::uuid[], ${updates.map((r) => r.status)}::text[],
+          ${updates.map((r) => r.number)}::int[], ${updates.map((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+          ${updates.map((r) => r.statusCode)}::int[],
+          ${updates.map((r) => (r.errorKind ? `${r.errorKind}: ${r.errorMessage ?? ''}`.slice(0, 500) : null))}::text[])
+          AS v(id, status, number, next_attempt_at, status_code, error)
+        WHERE d.id = v.id`;
+      if (succeeded.size > 0) {
+        await tx`
+          UPDATE webhook_subscriptions SET failing_since = NULL, last_success_at = now()
+          WHERE id = ANY(${[...succeeded]}::uuid[])
+            AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '10 seconds')`;
+      }
+      if (failed.length > 0) {
+        await tx`
+          UPDATE webhook_subscriptions SET failing_since = now()
+          WHERE id = ANY(${failed}::uuid[]) AND failing_since IS NULL`;
+      }
+      const disabled: DisabledSubscription[] = [];
+      if (gone.length > 0) {
+        const rows = await tx<{ id: string; url: string; failing_since: Date | null }[]>`
+          UPDATE webhook_subscriptions
+          SET enabled = false, disabled_at = now(), updated_at = now(),
+            disabled_reason = 'the endpoint answered 410 Gone'
+          WHERE id = ANY(${gone}::uuid[]) AND enabled
+          RETURNING id, url, failing_since`;
+        disabled.push(
+          ...rows.map((row) => ({
+            id: row.id,
+            url: row.url,
+            reason: 'gone' as const,
+            failingSince: row.failing_since,
+          })),
+        );
+      }
+      if (failed.length > 0) {
+        const rows = await tx<{ id: string; url: string; failing_since: Date | null }[]>`
+          UPDATE webhook_subscriptions
+          SET enabled = false, disabled_at = now(), updated_at = now(),
+            disabled_reason = 'deliveries failed for ' || ${this.options.disableAfterSeconds}::text || ' seconds without a success'
+          WHERE id = ANY(${failed}::uuid[]) AND enabled
+            AND failing_since < now() - make_interval(secs => ${this.options.disableAfterSeconds})
+          RETURNING id, url, failing_since`;
+        disabled.push(
+          ...rows.map((row) => ({
+            id: row.id,
+            url: row.url,
+            reason: 'failing' as const,
+            failingSince: row.failing_since,
+          })),
+        );
+      }
+      if (disabled.length > 0) await this.options.onDisabled(tx as unknown as Sql, disabled);
+      return disabled;
+    });
+  }
+}

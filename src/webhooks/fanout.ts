@@ -1,0 +1,133 @@
+import type { Queue } from 'bullmq';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { v7 as uuidv7 } from 'uuid';
+import type { Sql } from '../db/client.js';
+import { type Envelope, parseEnvelope } from '../events/catalog.js';
+import type { Logger } from '../logger.js';
+import type { Component } from '../platform/component.js';
+import { enqueueDeliveries } from './enqueue.js';
+import type { WebhookMetrics } from './metrics.js';
+import type { SubscriptionIndex } from './subscription-index.js';
+
+export interface FanoutDeps {
+  sql: Sql;
+  queue: Queue;
+  index: SubscriptionIndex;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  retries: number;
+}
+
+/**
+ * Turns events into deliveries: for each event, the enabled subscriptions whose filters match; the
+ * event's payload is stored once (webhook_events), one delivery row per (event, subscription) with a
+ * unique key, so a re-read event creates no duplicate; then one BullMQ job per delivery that was
+ * never attempted, in bulk, with the delivery id as job id (a job that exists is not added again).
+ * That last rule also re-enqueues the deliveries of a batch whose rows were committed but whose jobs
+ * were lost to a crash. Returns the number of deliveries created.
+ */
+export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Promise<number> {
+  const pairs: { event: Envelope; subscriptionId: string }[] = [];
+  for (const event of events) {
+    for (const sub of deps.index.match(event.type)) pairs.push({ event, subscriptionId: sub.id });
+  }
+  if (pairs.length === 0) return 0;
+  const matched = [...new Map(pairs.map((pair) => [pair.event.id, pair.event])).values()];
+
+  const { created, jobs } = await deps.sql.begin(async (tx) => {
+    await tx`
+      INSERT INTO webhook_events (id, type, occurred_at, payload)
+      SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
+        ${matched.map((e) => e.occurred_at)}::timestamptz[], ${matched.map((e) => JSON.stringify(e))}::text[]::jsonb[])
+      ON CONFLICT (id) DO NOTHING`;
+    const inserted = await tx`
+      INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
+      SELECT * FROM unnest(${pairs.map(() => uuidv7())}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
+        ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
+        ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
+      ON CONFLICT (event_id, subscription_id) DO NOTHING`;
+    const pending = await tx<{ id: string; generation: number }[]>`
+      SELECT id, generation FROM webhook_deliveries
+      WHERE event_id = ANY(${matched.map((e) => e.id)}::uuid[]) AND status = 'pending' AND attempts = 0`;
+    return {
+      created: inserted.count,
+      jobs: pending.map((row) => ({ deliveryId: row.id, generation: row.generation })),
+    };
+  });
+  await enqueueDeliveries(deps.queue, jobs, deps.retries);
+  deps.metrics.deliveriesCreated.inc(created);
+  return created;
+}
+
+const CHUNK = 500;
+
+/**
+ * The fan-out worker: a kafkajs consumer group on the event topics, `eachBatch`, committing a
+ * message's offset only after its deliveries are durable (rows committed and jobs in Redis). A message
+ * that is not a valid event is logged, counted and skipped rather than blocking its partition.
+ */
+export class FanoutWorker implements Component {
+  readonly name = 'fanout';
+  private readonly consumer: Consumer;
+
+  constructor(
+    kafka: Kafka,
+    private readonly deps: FanoutDeps & { groupId: string; topics: readonly string[] },
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: deps.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.deps.index.start();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.deps.topics], fromBeginning: true });
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      eachBatch: (payload) => this.handle(payload),
+    });
+  }
+
+  private async handle({
+    batch,
+    resolveOffset,
+    heartbeat,
+    commitOffsetsIfNecessary,
+    isRunning,
+    isStale,
+  }: EachBatchPayload) {
+    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + CHUNK);
+      const events: Envelope[] = [];
+      for (const message of chunk) {
+        try {
+          events.push(parseEnvelope(JSON.parse(message.value?.toString() ?? '')));
+        } catch (error) {
+          this.deps.metrics.invalidEvents.inc();
+          this.deps.logger.error(
+            { err: error, topic: batch.topic, partition: batch.partition, offset: message.offset },
+            'fan-out: skipping a message that is not a valid event',
+          );
+        }
+      }
+      await fanOut(this.deps, events);
+      this.deps.metrics.eventsConsumed.inc({ topic: batch.topic }, chunk.length);
+      const last = chunk.at(-1);
+      if (last) resolveOffset(last.offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+    await this.deps.index.stop();
+  }
+}

@@ -1,0 +1,137 @@
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { matchesAny } from './filters.js';
+
+export const SUBSCRIPTIONS_CHANNEL = 'hookline_subscriptions';
+
+/** What fan-out and delivery need of a subscription, held in memory. */
+export interface ActiveSubscription {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  headers: Record<string, string>;
+  enabled: boolean;
+  /** The secrets that sign now: the current one, and the previous one during a rotation overlap. */
+  secrets: string[];
+  previousSecretExpiresAt: number | null;
+}
+
+interface Row {
+  id: string;
+  url: string;
+  event_types: string[];
+  headers: Record<string, string>;
+  enabled: boolean;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+}
+
+/**
+ * An in-memory index of webhook subscriptions, so matching an event costs no query. Every change to a
+ * subscription NOTIFYs on a channel (in its transaction); each process's index listens and reloads
+ * (debounced), and also reloads every `fullReloadMs` as a safety net. Matches are cached per event
+ * type until the next reload.
+ */
+export class SubscriptionIndex {
+  private byId = new Map<string, ActiveSubscription>();
+  private byType = new Map<string, ActiveSubscription[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private pending: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly logger: Logger,
+    private readonly fullReloadMs = 30_000,
+  ) {}
+
+  async start(): Promise<void> {
+    const listener = await this.sql.listen(
+      SUBSCRIPTIONS_CHANNEL,
+      () => this.scheduleReload(),
+      () => this.scheduleReload(),
+    );
+    this.unlisten = () => listener.unlisten();
+    await this.reload();
+    this.timer = setInterval(() => this.scheduleReload(), this.fullReloadMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    clearTimeout(this.pending);
+    await this.unlisten?.().catch(() => {});
+  }
+
+  private scheduleReload(): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.reload().catch((error: unknown) =>
+        this.logger.error({ err: error }, 'could not reload subscriptions'),
+      );
+    }, 20);
+  }
+
+  /** Loads every subscription now (concurrent callers share one load). */
+  reload(): Promise<void> {
+    this.loading ??= (async () => {
+      try {
+        const rows = await this.sql<Row[]>`
+          SELECT id, url, event_types, headers, enabled, secret, previous_secret, previous_secret_expires_at
+          FROM webhook_subscriptions`;
+        const now = Date.now();
+        const byId = new Map<string, ActiveSubscription>();
+        for (const row of rows) {
+          const previousValid =
+            row.previous_secret &&
+            row.previous_secret_expires_at &&
+            row.previous_secret_expires_at.getTime() > now;
+          byId.set(row.id, {
+            id: row.id,
+            url: row.url,
+            eventTypes: row.event_types,
+            headers: row.headers,
+            enabled: row.enabled,
+            secrets: previousValid && row.previous_secret ? [row.secret, row.previous_secret] : [row.secret],
+            previousSecretExpiresAt: previousValid
+              ? (row.previous_secret_expires_at?.getTime() ?? null)
+              : null,
+          });
+        }
+        this.byId = byId;
+        this.byType = new Map();
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  /** Enabled subscriptions whose filters match the event type. */
+  match(type: string): ActiveSubscription[] {
+    let found = this.byType.get(type);
+    if (!found) {
+      found = [...this.byId.values()].filter((sub) => sub.enabled && matchesAny(sub.eventTypes, type));
+      this.byType.set(type, found);
+    }
+    return found;
+  }
+
+  /** A subscription by id; its secrets drop the previous one once the overlap has ended. */
+  get(id: string): ActiveSubscription | undefined {
+    const sub = this.byId.get(id);
+    if (sub?.previousSecretExpiresAt && sub.previousSecretExpiresAt <= Date.now()) {
+      return { ...sub, secrets: sub.secrets.slice(0, 1), previousSecretExpiresAt: null };
+    }
+    return sub;
+  }
+
+  /** Reads one subscription through, for a delivery whose subscription this index has not seen yet. */
+  async fetch(id: string): Promise<ActiveSubscription | undefined> {
+    if (!this.byId.has(id)) await this.reload();
+    return this.get(id);
+  }
+}

@@ -1,0 +1,265 @@
+import { v7 as uuidv7 } from 'uuid';
+import { AppError, type FieldError } from '../errors.js';
+import type { Actor } from '../events/catalog.js';
+import { eventTypes } from '../events/catalog.js';
+import { buildEvent, systemMeta } from '../events/envelope.js';
+import type { WebhookDeps } from './context.js';
+import { enqueueDeliveries } from './enqueue.js';
+import { filterMatches, unknownFilters } from './filters.js';
+import { newSigningSecret } from './signing.js';
+import { SUBSCRIPTIONS_CHANNEL } from './subscription-index.js';
+
+export interface SubscriptionRow {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  headers: Record<string, string>;
+  metadata: Record<string, string>;
+  enabled: boolean;
+  secret: string;
+  previous_secret_expires_at: Date | null;
+  disabled_reason: string | null;
+  disabled_at: Date | null;
+  failing_since: Date | null;
+  last_success_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+/** The public shape of a subscription, without its secret. */
+export function publicSubscription(row: SubscriptionRow) {
+  return {
+    id: row.id,
+    url: row.url,
+    event_types: row.event_types,
+    description: row.description,
+    headers: row.headers,
+    metadata: row.metadata,
+    enabled: row.enabled,
+    disabled_reason: row.disabled_reason,
+    disabled_at: iso(row.disabled_at),
+    failing_since: iso(row.failing_since),
+    last_success_at: iso(row.last_success_at),
+    previous_secret_expires_at: iso(row.previous_secret_expires_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** With the secret: only when it was just made (create, rotate). */
+const withSecret = (row: SubscriptionRow) => ({ ...publicSubscription(row), secret: row.secret });
+export type PublicSubscription = ReturnType<typeof publicSubscription>;
+
+/** Headers hookline sets itself (or that would break the request): a subscription cannot set them. */
+const reservedHeaders = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'user-agent',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'te',
+  'upgrade',
+]);
+
+export interface SubscriptionInput {
+  url?: string | undefined;
+  event_types?: string[] | undefined;
+  description?: string | null | undefined;
+  headers?: Record<string, string> | undefined;
+  enabled?: boolean | undefined;
+  metadata?: Record<string, string> | undefined;
+}
+
+function validate(deps: WebhookDeps, input: SubscriptionInput): void {
+  const errors: FieldError[] = [];
+  if (input.url !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(input.url);
+    } catch {
+      errors.push({ field: 'body.url', message: 'must be an absolute http(s) URL', code: 'invalid_url' });
+    }
+    if (url) {
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        errors.push({ field: 'body.url', message: 'must use https (or http)', code: 'invalid_url' });
+      } else if (url.protocol === 'http:' && !deps.config.WEBHOOK_ALLOW_HTTP) {
+        errors.push({
+          field: 'body.url',
+          message: 'must use https (http is off: WEBHOOK_ALLOW_HTTP)',
+          code: 'https_required',
+        });
+      }
+      if (url.username || url.password) {
+        errors.push({
+          field: 'body.url',
+          message: 'must not carry credentials; use headers',
+          code: 'invalid_url',
+        });
+      }
+    }
+  }
+  if (input.event_types !== undefined) {
+    const unknown = unknownFilters(input.event_types);
+    if (unknown.length > 0) {
+      errors.push({
+        field: 'body.event_types',
+        message: `unknown event types: ${unknown.join(', ')}; valid types: ${eventTypes.join(', ')} (or wildcards such as user.*, *)`,
+        code: 'unknown_event_type',
+      });
+    }
+  }
+  for (const name of Object.keys(input.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (reservedHeaders.has(lower) || lower.startsWith('webhook-')) {
+      errors.push({
+        field: `body.headers.${name}`,
+        message: 'is set by hookline and cannot be overridden',
+        code: 'reserved_header',
+      });
+    }
+  }
+  if (errors.length > 0)
+    throw new AppError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), {
+      fieldErrors: errors,
+    });
+}
+
+async function notifyChanged(tx: WebhookDeps['sql']) {
+  await tx`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+}
+
+export async function createSubscription(
+  deps: WebhookDeps,
+  input: SubscriptionInput & { url: string; event_types: string[] },
+) {
+  validate(deps, input);
+  const row = await deps.sql.begin(async (tx) => {
+    const [created] = await tx<SubscriptionRow[]>`
+      INSERT INTO webhook_subscriptions (id, url, event_types, description, headers, metadata, enabled, secret)
+      VALUES (${uuidv7()}, ${input.url}, ${input.event_types}, ${input.description ?? null},
+        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${newSigningSecret()})
+      RETURNING *`;
+    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    return created;
+  });
+  if (!row) throw new Error('insert returned no row');
+  return withSecret(row);
+}
+
+async function findRow(deps: WebhookDeps, id: string): Promise<SubscriptionRow> {
+  const [row] = await deps.sql<SubscriptionRow[]>`SELECT * FROM webhook_subscriptions WHERE id = ${id}`;
+  if (!row) throw new AppError('not_found', 'No such subscription.');
+  return row;
+}
+
+export async function getSubscription(deps: WebhookDeps, id: string) {
+  return publicSubscription(await findRow(deps, id));
+}
+
+export async function listSubscriptions(
+  deps: WebhookDeps,
+  query: {
+    limit: number;
+    cursor?: string | undefined;
+    enabled?: boolean | undefined;
+    event_type?: string | undefined;
+    url?: string | undefined;
+  },
+) {
+  const sql = deps.sql;
+  const rows = await sql<SubscriptionRow[]>`
+    SELECT * FROM webhook_subscriptions
+    WHERE true
+      ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
+      ${query.enabled !== undefined ? sql`AND enabled = ${query.enabled}` : sql``}
+      ${query.url ? sql`AND url ILIKE ${`%${query.url.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : sql``}
+    ORDER BY id DESC`;
+  const matching = query.event_type
+    ? rows.filter((row) => row.event_types.some((f) => filterMatches(f, query.event_type ?? '')))
+    : rows;
+  const page = matching.slice(0, query.limit);
+  return {
+    items: page.map((row) => publicSubscription(row)),
+    next_cursor: matching.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}
+
+export async function updateSubscription(deps: WebhookDeps, id: string, input: SubscriptionInput) {
+  validate(deps, input);
+  const current = await findRow(deps, id);
+  const row = await deps.sql.begin(async (tx) => {
+    const [updated] = await tx<SubscriptionRow[]>`
+      UPDATE webhook_subscriptions SET
+        url = ${input.url ?? current.url},
+        event_types = ${input.event_types ?? current.event_types},
+        description = ${input.description === undefined ? current.description : input.description},
+        headers = ${tx.json(input.headers ?? current.headers)},
+        metadata = ${tx.json(input.metadata ?? current.metadata)},
+        enabled = ${input.enabled ?? current.enabled},
+        disabled_reason = ${input.enabled === true ? null : current.disabled_reason},
+        disabled_at = ${input.enabled === true ? null : current.disabled_at},
+        failing_since = ${input.enabled === true ? null : current.failing_since},
+        updated_at = now()
+      WHERE id = ${id} RETURNING *`;
+    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    return updated;
+  });
+  if (!row) throw new AppError('not_found', 'No such subscription.');
+  return publicSubscription(row);
+}
+
+export async function deleteSubscription(deps: WebhookDeps, id: string): Promise<void> {
+  const deleted = await deps.sql.begin(async (tx) => {
+    const result = await tx`DELETE FROM webhook_subscriptions WHERE id = ${id}`;
+    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    return result.count;
+  });
+  if (deleted === 0) throw new AppError('not_found', 'No such subscription.');
+}
+
+/** A new secret signs from now on; the old one keeps signing too until the overlap ends. */
+export async function rotateSecret(deps: WebhookDeps, id: string) {
+  await findRow(deps, id);
+  const row = await deps.sql.begin(async (tx) => {
+    const [updated] = await tx<SubscriptionRow[]>`
+      UPDATE webhook_subscriptions SET
+        previous_secret = secret,
+        previous_secret_expires_at = now() + make_interval(secs => ${deps.config.WEBHOOK_SECRET_OVERLAP_SECONDS}),
+        secret = ${newSigningSecret()}, updated_at = now()
+      WHERE id = ${id} RETURNING *`;
+    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    return updated;
+  });
+  if (!row) throw new AppError('not_found', 'No such subscription.');
+  return withSecret(row);
+}
+
+/** Sends a `webhook.test` event to this one subscription now (it skips Kafka and fan-out). */
+export async function sendTestEvent(deps: WebhookDeps, id: string, actor: Actor) {
+  await findRow(deps, id);
+  const event = buildEvent({
+    type: 'webhook.test',
+    userId: null,
+    actor,
+    meta: systemMeta,
+    data: { subscription_id: id, message: 'This is a test event from hookline.' },
+  });
+  const deliveryId = uuidv7();
+  await deps.sql.begin(async (tx) => {
+    await tx`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${tx.json(event as never)})`;
+    await tx`
+      INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
+      VALUES (${deliveryId}, ${event.id}, ${id}, ${event.type}, ${event.occurred_at})`;
+  });
+  await enqueueDeliveries(
+    deps.queue,
+    [{ deliveryId, generation: 0 }],
+    deps.config.WEBHOOK_RETRY_SCHEDULE.length,
+  );
+  return { event_id: event.id, delivery_id: deliveryId };
+}
