@@ -11,7 +11,7 @@ import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let platform: TestPlatform;
 let recorder: EventRecorder;
-const { db, sql, end } = createDatabase({
+const { db, end } = createDatabase({
   url: testConfig.DATABASE_URL,
   poolSize: 2,
   applicationName: 'test-sessions',
