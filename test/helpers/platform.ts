@@ -1,4 +1,5 @@
-import { apiPlan, combinePlans, relayPlan } from '../../src/platform/plans.js';
+import type { Dependencies } from '../../src/platform/dependencies.js';
+import { apiPlan, combinePlans, deliveryPlan, fanoutPlan, relayPlan } from '../../src/platform/plans.js';
 import { type RunningProcess, runProcess } from '../../src/platform/run.js';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
@@ -10,17 +11,29 @@ export interface TestPlatform {
 }
 
 /**
- * The whole platform (API and outbox relay) in this test process, on a free port, against the real
- * local stack. Each test file starts its own, with its own settings.
+ * The platform in this test process, on a free port, against the real local stack: the API and the
+ * outbox relay, and with `webhooks` also the fan-out and delivery workers. Each test file starts its
+ * own, with its own settings. Only one file at a time may run the webhook workers (they share the
+ * fan-out consumer group and the delivery queue, as separate processes of one install would), so the
+ * files that do are the webhooks file of `integration` and those of `chaos`, which runs alone.
  */
-export async function startPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
-  const running = await runProcess('all', (deps) => combinePlans(apiPlan(deps), relayPlan(deps)), {
+export async function startPlatform(
+  env: Record<string, string> = {},
+  options: { webhooks?: boolean } = {},
+): Promise<TestPlatform> {
+  const plan = (deps: Dependencies) =>
+    options.webhooks
+      ? combinePlans(apiPlan(deps), relayPlan(deps), fanoutPlan(deps), deliveryPlan(deps))
+      : combinePlans(apiPlan(deps), relayPlan(deps));
+  const running = await runProcess('all', plan, {
     ...process.env,
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
     TRUST_PROXY_HOPS: '1',
     OUTBOX_POLL_INTERVAL_MS: '200',
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
     ...env,
   });
   return { baseUrl: `http://127.0.0.1:${running.port}`, running, stop: () => running.stop('test finished') };

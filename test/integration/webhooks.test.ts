@@ -1,0 +1,489 @@
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhook } from '../../src/webhooks/signing.js';
+import { type ApiClient, apiClient, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
+import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+const ADMIN_EMAIL = uniqueEmail('hooks-admin');
+const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+let platform: TestPlatform;
+let recorder: EventRecorder;
+let admin: { client: ApiClient; token: string };
+const receivers: Receiver[] = [];
+const subscriptions: string[] = [];
+
+beforeAll(async () => {
+  recorder = await recordEvents();
+  platform = await startPlatform(
+    {
+      ADMIN_EMAIL,
+      ADMIN_PASSWORD,
+      WEBHOOK_RETRY_SCHEDULE: '1,1,1',
+      WEBHOOK_RETRY_JITTER: '0',
+      WEBHOOK_TIMEOUT_MS: '1500',
+      WEBHOOK_SECRET_OVERLAP_SECONDS: '3',
+      WEBHOOK_RETRY_AFTER_MAX_SECONDS: '5',
+    },
+    { webhooks: true },
+  );
+  const client = apiClient(platform.baseUrl);
+  const login = await client.call<Tokens>('POST', '/v1/auth/login', {
+    body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+  });
+  admin = { client, token: login.body.access_token };
+});
+afterAll(async () => {
+  for (const id of subscriptions)
+    await admin?.client.call('DELETE', `/v1/webhooks/subscriptions/${id}`, { token: admin.token });
+  await platform?.stop();
+  await recorder?.stop();
+  for (const receiver of receivers) await receiver.close();
+});
+
+interface Subscription {
+  id: string;
+  secret: string;
+  enabled: boolean;
+  disabled_reason: string | null;
+}
+
+async function receiver(...args: Parameters<typeof startReceiver>) {
+  const started = await startReceiver(...args);
+  receivers.push(started);
+  return started;
+}
+
+async function subscribe(url: string, eventTypes: string[], extra: Record<string, unknown> = {}) {
+  const answer = await admin.client.call<Subscription>('POST', '/v1/webhooks/subscriptions', {
+    token: admin.token,
+    body: { url, event_types: eventTypes, ...extra },
+  });
+  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+  subscriptions.push(answer.body.id);
+  // Every process reloads its subscription index on change; give the notification a moment.
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  return answer.body;
+}
+
+type Delivery = {
+  id: string;
+  status: string;
+  attempts: number;
+  attempt_log: {
+    number: number;
+    status_code: number | null;
+    error_kind: string | null;
+    started_at: string;
+    response_excerpt: string | null;
+  }[];
+};
+
+async function deliveriesOf(subscriptionId: string) {
+  const answer = await admin.client.call<{ items: { id: string; status: string; event_type: string }[] }>(
+    'GET',
+    `/v1/webhooks/deliveries?subscription_id=${subscriptionId}&limit=200`,
+    { token: admin.token },
+  );
+  return answer.body.items;
+}
+
+async function deliveryWhen(
+  subscriptionId: string,
+  done: (d: Delivery) => boolean,
+  timeoutMs = 20_000,
+): Promise<Delivery> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [first] = await deliveriesOf(subscriptionId);
+    if (first) {
+      const detail = await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${first.id}`, {
+        token: admin.token,
+      });
+      if (done(detail.body)) return detail.body;
+      if (Date.now() > deadline) throw new Error(`delivery not as expected: ${JSON.stringify(detail.body)}`);
+    } else if (Date.now() > deadline) throw new Error('no delivery');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('fan-out and signed delivery', () => {
+  it('a user registers → a subscribed receiver gets user.registered, signed; a non-matching one gets nothing', async () => {
+    const matching = await receiver();
+    const other = await receiver();
+    const sub = await subscribe(matching.url, ['user.registered']);
+    await subscribe(other.url, ['user.role.changed']);
+    const user = await signedUpUser(platform.baseUrl, 'hooked');
+
+    const [request] = await matching.waitFor(1, 20_000, (r) => r.body.includes(user.email));
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(request?.headers['user-agent']).toMatch(/^hookline/);
+    const payload = verifyWebhook(request?.body ?? '', request?.headers ?? {}, sub.secret) as {
+      type: string;
+      timestamp: string;
+      data: { email: string };
+    };
+    expect(payload.type).toBe('user.registered');
+    expect(payload.data.email).toBe(user.email);
+    // The official Standard Webhooks library agrees.
+    expect(
+      new Webhook(sub.secret).verify(request?.body ?? '', request?.headers as Record<string, string>),
+    ).toMatchObject({
+      type: 'user.registered',
+    });
+    const [event] = await recorder.waitFor(
+      (e) => e.envelope.user_id === user.id && e.envelope.type === 'user.registered',
+    );
+    expect(request?.headers['webhook-id']).toBe(event?.envelope.id);
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(other.requests.filter((r) => r.body.includes(user.email))).toEqual([]);
+  });
+
+  it('wildcards match as documented: user.session.* gets revocations only, * gets everything', async () => {
+    const sessions = await receiver();
+    const everything = await receiver();
+    await subscribe(sessions.url, ['user.session.*']);
+    await subscribe(everything.url, ['*']);
+    const user = await signedUpUser(platform.baseUrl, 'wild');
+    const second = await user.client.call<Tokens>('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    await user.client.call('DELETE', `/v1/me/sessions/${second.body.session_id}`, {
+      token: user.tokens.access_token,
+    });
+
+    const mine = (r: { body: string }) => r.body.includes(user.id) || r.body.includes(user.email);
+    await everything.waitFor(4, 20_000, mine); // registered, login, login, session.revoked
+    const types = (rs: { body: string }[]) =>
+      rs.map((r) => (JSON.parse(r.body) as { type: string }).type).sort();
+    const [revoked] = await sessions.waitFor(1, 20_000, (r) => r.body.includes(second.body.session_id));
+    expect(JSON.parse(revoked?.body ?? '{}')).toMatchObject({ type: 'user.session.revoked' });
+    expect(types(everything.requests.filter(mine))).toEqual([
+      'user.login',
+      'user.login',
+      'user.registered',
+      'user.session.revoked',
+    ]);
+    expect(types(sessions.requests.filter(mine))).toEqual(['user.session.revoked']);
+  });
+
+  it('the test endpoint sends webhook.test to the subscription now', async () => {
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['user.registered']);
+    const answer = await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, {
+      token: admin.token,
+    });
+    expect(answer.status).toBe(202);
+    const [request] = await target.waitFor(1);
+    expect(verifyWebhook(request?.body ?? '', request?.headers ?? {}, sub.secret)).toMatchObject({
+      type: 'webhook.test',
+      data: { subscription_id: sub.id },
+    });
+  });
+});
+
+describe('retries and dead letters', () => {
+  it('a receiver failing with 500 then recovering: attempts follow the schedule, each recorded, then success', async () => {
+    const flaky = await receiver((_, index) => (index < 2 ? { status: 500, body: 'boom' } : { status: 204 }));
+    const sub = await subscribe(flaky.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const delivery = await deliveryWhen(sub.id, (d) => d.status === 'succeeded');
+    expect(delivery.attempt_log.map((a) => [a.number, a.status_code])).toEqual([
+      [1, 500],
+      [2, 500],
+      [3, 204],
+    ]);
+    expect(delivery.attempt_log[0]?.response_excerpt).toBe('boom');
+    const times = flaky.requests.map((r) => r.at);
+    // Schedule "1,1,1" without jitter: each retry about a second after the previous attempt.
+    expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(900);
+    expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(900);
+    const ids = new Set(flaky.requests.map((r) => r.headers['webhook-id']));
+    expect(ids.size).toBe(1); // the same webhook-id on every retry
+  });
+
+  it('always failing: dead after the last attempt; retry and recover re-deliver once the receiver is fixed', async () => {
+    const broken = await receiver(() => ({ status: 503 }));
+    const sub = await subscribe(broken.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const deadline = Date.now() + 20_000;
+    let items = await deliveriesOf(sub.id);
+    while (!(items.length === 2 && items.every((d) => d.status === 'dead')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      items = await deliveriesOf(sub.id);
+    }
+    expect(items.map((d) => d.status)).toEqual(['dead', 'dead']);
+    const first = await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${items[1]?.id}`, {
+      token: admin.token,
+    });
+    expect(first.body.attempt_log.map((a) => a.status_code)).toEqual([503, 503, 503, 503]);
+
+    const listed = await admin.client.call<{ items: unknown[] }>(
+      'GET',
+      `/v1/webhooks/deliveries?subscription_id=${sub.id}&status=dead`,
+      {
+        token: admin.token,
+      },
+    );
+    expect(listed.body.items).toHaveLength(2);
+
+    broken.setBehaviour(() => ({ status: 200 }));
+    const retried = await admin.client.call('POST', `/v1/webhooks/deliveries/${items[0]?.id}/retry`, {
+      token: admin.token,
+    });
+    expect(retried.status).toBe(202);
+    await deliveryWhen(sub.id, (d) => d.id === items[0]?.id && d.status === 'succeeded');
+
+    const recovered = await admin.client.call<{ recovered: number }>(
+      'POST',
+      `/v1/webhooks/subscriptions/${sub.id}/recover`,
+      {
+        token: admin.token,
+        body: { since: new Date(Date.now() - 3_600_000).toISOString() },
+      },
+    );
+    expect(recovered.body).toEqual({ recovered: 1 });
+    const again = await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${items[1]?.id}`, {
+      token: admin.token,
+    });
+    const end = Date.now() + 10_000;
+    let status = again.body.status;
+    while (status !== 'succeeded' && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      status = (
+        await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${items[1]?.id}`, {
+          token: admin.token,
+        })
+      ).body.status;
+    }
+    expect(status).toBe('succeeded');
+  });
+
+  it('429 honours Retry-After (clamped)', async () => {
+    const limited = await receiver((_, index) =>
+      index === 0 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 200 },
+    );
+    const sub = await subscribe(limited.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    await deliveryWhen(sub.id, (d) => d.status === 'succeeded');
+    const [first, second] = limited.requests;
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(2_800);
+  });
+
+  it('410 disables the subscription, with the reason, and publishes webhook.subscription.disabled', async () => {
+    const gone = await receiver(() => ({ status: 410 }));
+    const sub = await subscribe(gone.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const delivery = await deliveryWhen(sub.id, (d) => d.status === 'dead');
+    expect(delivery.attempts).toBe(1);
+    const after = await admin.client.call<Subscription>('GET', `/v1/webhooks/subscriptions/${sub.id}`, {
+      token: admin.token,
+    });
+    expect(after.body).toMatchObject({ enabled: false, disabled_reason: 'the endpoint answered 410 Gone' });
+    const [event] = await recorder.waitFor(
+      (e) =>
+        e.envelope.type === 'webhook.subscription.disabled' &&
+        (e.envelope.data as { subscription_id: string }).subscription_id === sub.id,
+    );
+    expect(event?.topic).toBe('platform-events');
+
+    const enabled = await admin.client.call<Subscription>(
+      'POST',
+      `/v1/webhooks/subscriptions/${sub.id}/enable`,
+      { token: admin.token },
+    );
+    expect(enabled.body).toMatchObject({ enabled: true, disabled_reason: null });
+  });
+
+  it('a redirect is not followed: a 3xx is a failed attempt', async () => {
+    const target = await receiver();
+    const redirecting = await receiver(() => ({ status: 302, headers: { location: target.url } }));
+    const sub = await subscribe(redirecting.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const delivery = await deliveryWhen(sub.id, (d) => d.attempt_log.length >= 1);
+    expect(delivery.attempt_log[0]?.status_code).toBe(302);
+    expect(delivery.status).not.toBe('succeeded');
+    expect(target.requests).toEqual([]);
+  });
+
+  it('a receiver that never answers times out', async () => {
+    const silent = await receiver(() => ({ never: true }));
+    const sub = await subscribe(silent.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const delivery = await deliveryWhen(sub.id, (d) => d.attempt_log.length >= 1);
+    expect(delivery.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'timeout' });
+  });
+
+  it('a 100 MB answer is cut at the cap, and the worker’s memory does not grow by it', async () => {
+    const huge = await receiver(() => ({ stream: 100 * 1024 * 1024 }));
+    const sub = await subscribe(huge.url, ['webhook.test']);
+    global.gc?.();
+    const before = process.memoryUsage();
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const delivery = await deliveryWhen(sub.id, (d) => d.status === 'succeeded');
+    const after = process.memoryUsage();
+    expect(delivery.attempt_log[0]?.status_code).toBe(200);
+    expect(delivery.attempt_log[0]?.response_excerpt?.length).toBe(4_096);
+    // The receiver could push only what the socket buffers took before the worker hung up.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(huge.bytesWritten()).toBeLessThan(16 * 1024 * 1024);
+    expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('secret rotation', () => {
+  it('during the overlap both secrets verify; after it only the new one', async () => {
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['webhook.test']);
+    const rotated = await admin.client.call<Subscription>(
+      'POST',
+      `/v1/webhooks/subscriptions/${sub.id}/rotate-secret`,
+      {
+        token: admin.token,
+      },
+    );
+    expect(rotated.body.secret).not.toBe(sub.secret);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const [during] = await target.waitFor(1);
+    expect(String(during?.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(() => verifyWebhook(during?.body ?? '', during?.headers ?? {}, sub.secret)).not.toThrow();
+    expect(() => verifyWebhook(during?.body ?? '', during?.headers ?? {}, rotated.body.secret)).not.toThrow();
+
+    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const [, afterwards] = await target.waitFor(2);
+    expect(String(afterwards?.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(() => verifyWebhook(afterwards?.body ?? '', afterwards?.headers ?? {}, sub.secret)).toThrow();
+    expect(() =>
+      verifyWebhook(afterwards?.body ?? '', afterwards?.headers ?? {}, rotated.body.secret),
+    ).not.toThrow();
+  });
+});
+
+describe('the SSRF guard', () => {
+  it('refuses an address outside the allow-list at connect time, and no connection reaches it', async () => {
+    const loopback6 = await receiver(undefined, { host: '::1' });
+    // The allow-list of this platform is 127.0.0.0/8: ::1 is loopback outside it. (Names that resolve
+    // to refused addresses are covered by the unit tests of the lookup, which send no packet.)
+    const sub = await subscribe(loopback6.url, ['webhook.test']);
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const delivery = await deliveryWhen(sub.id, (d) => d.attempt_log.length >= 1);
+    expect(delivery.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'ssrf_blocked' });
+    expect(loopback6.requests).toEqual([]);
+  });
+});
+
+describe('subscription management', () => {
+  const routes = (id: string) =>
+    [
+      ['POST', '/v1/webhooks/subscriptions', { url: 'http://127.0.0.1:9/x', event_types: ['*'] }],
+      ['GET', '/v1/webhooks/subscriptions'],
+      ['GET', `/v1/webhooks/subscriptions/${id}`],
+      ['PATCH', `/v1/webhooks/subscriptions/${id}`, { description: 'x' }],
+      ['DELETE', `/v1/webhooks/subscriptions/${id}`],
+      ['POST', `/v1/webhooks/subscriptions/${id}/rotate-secret`],
+      ['POST', `/v1/webhooks/subscriptions/${id}/test`],
+      ['POST', `/v1/webhooks/subscriptions/${id}/enable`],
+      ['POST', `/v1/webhooks/subscriptions/${id}/recover`, { since: new Date().toISOString() }],
+      ['GET', '/v1/webhooks/deliveries'],
+      ['GET', `/v1/webhooks/deliveries/${id}`],
+      ['POST', `/v1/webhooks/deliveries/${id}/retry`],
+    ] as const;
+
+  it('is forbidden (403) to a non-admin user and to an API key without webhooks:manage, on every route', async () => {
+    const sub = await subscribe('http://127.0.0.1:9/never', ['user.login']);
+    const user = await signedUpUser(platform.baseUrl, 'nohooks');
+    const key = await admin.client.call<{ key: string }>('POST', '/v1/api-keys', {
+      token: admin.token,
+      body: { name: 'audit only', scopes: ['audit:read'] },
+    });
+    for (const token of [user.tokens.access_token, key.body.key]) {
+      for (const [method, path, body] of routes(sub.id)) {
+        const answer = await admin.client.call(method, path, { token, ...(body ? { body } : {}) });
+        expect(answer.status, `${method} ${path}`).toBe(403);
+      }
+    }
+  });
+
+  it('is allowed to an API key with webhooks:manage, until the key is revoked', async () => {
+    const created = await admin.client.call<{ id: string; key: string; prefix: string }>(
+      'POST',
+      '/v1/api-keys',
+      {
+        token: admin.token,
+        body: { name: 'crm sync', scopes: ['webhooks:manage'] },
+      },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.key).toMatch(/^hlk_/);
+    const listed = await admin.client.call<{ items: { id: string; key?: string }[] }>('GET', '/v1/api-keys', {
+      token: admin.token,
+    });
+    expect(listed.body.items.find((k) => k.id === created.body.id)).not.toHaveProperty('key');
+
+    const made = await admin.client.call<Subscription>('POST', '/v1/webhooks/subscriptions', {
+      token: created.body.key,
+      body: { url: 'http://127.0.0.1:9/by-key', event_types: ['user.*'] },
+    });
+    expect(made.status).toBe(201);
+    subscriptions.push(made.body.id);
+    expect(
+      (await admin.client.call('DELETE', `/v1/api-keys/${created.body.id}`, { token: admin.token })).status,
+    ).toBe(204);
+    const refused = await admin.client.call('GET', '/v1/webhooks/subscriptions', { token: created.body.key });
+    expect(refused.status).toBe(401);
+  });
+
+  it('refuses unknown event types with the list of valid ones, and reserved headers', async () => {
+    const unknown = await admin.client.call('POST', '/v1/webhooks/subscriptions', {
+      token: admin.token,
+      body: { url: 'http://127.0.0.1:9/x', event_types: ['user.exploded', 'user.*'] },
+    });
+    expect(unknown.status).toBe(400);
+    const error = (unknown.body as { errors: { field: string; message: string }[] }).errors[0];
+    expect(error?.field).toBe('body.event_types');
+    expect(error?.message).toContain('user.exploded');
+    expect(error?.message).toContain('user.registered');
+
+    const reserved = await admin.client.call('POST', '/v1/webhooks/subscriptions', {
+      token: admin.token,
+      body: { url: 'http://127.0.0.1:9/x', event_types: ['*'], headers: { 'Webhook-Signature': 'forged' } },
+    });
+    expect(reserved.status).toBe(400);
+    expect(reserved.body).toMatchObject({ errors: [{ field: 'body.headers.Webhook-Signature' }] });
+  });
+
+  it('sends the subscription’s custom headers with each delivery', async () => {
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['webhook.test'], {
+      headers: { Authorization: 'Bearer receiver-token' },
+    });
+    await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
+    const [request] = await target.waitFor(1);
+    expect(request?.headers.authorization).toBe('Bearer receiver-token');
+  });
+});
+
+describe('https', () => {
+  it('is required unless WEBHOOK_ALLOW_HTTP is set', async () => {
+    const strict = await startPlatform({ WEBHOOK_ALLOW_HTTP: 'false', ADMIN_EMAIL, ADMIN_PASSWORD });
+    try {
+      const client = apiClient(strict.baseUrl);
+      const login = await client.call<Tokens>('POST', '/v1/auth/login', {
+        body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+      });
+      const answer = await client.call('POST', '/v1/webhooks/subscriptions', {
+        token: login.body.access_token,
+        body: { url: 'http://example.com/hook', event_types: ['*'] },
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ errors: [{ field: 'body.url', code: 'https_required' }] });
+    } finally {
+      await strict.stop();
+    }
+  });
+});
