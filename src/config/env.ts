@@ -202,7 +202,7 @@ export const webhookEnv = {
   WEBHOOK_SECRET_OVERLAP_SECONDS: int(0, 30 * 86_400)
     .default(86_400)
     .describe('After a secret rotation, how long the old secret still signs (both signatures are sent).'),
-  WEBHOOK_DISABLE_AFTER_SECONDS: int(60, 365 * 86_400)
+  WEBHOOK_DISABLE_AFTER_SECONDS: int(1, 365 * 86_400)
     .default(5 * 86_400)
     .describe('A subscription whose deliveries failed for this long with no success is disabled.'),
   WEBHOOK_RETENTION_DAYS: int(1, 3_650)

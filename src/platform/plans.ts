@@ -10,6 +10,7 @@ import { webhookDeps } from '../webhooks/context.js';
 import { DeliveryWorker } from '../webhooks/delivery-worker.js';
 import { FanoutWorker } from '../webhooks/fanout.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
+import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
 import { SubscriptionIndex } from '../webhooks/subscription-index.js';
 import type { Dependencies } from './dependencies.js';
@@ -91,6 +92,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
         disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
+      retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),
     ],
   };
 }

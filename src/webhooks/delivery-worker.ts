@@ -104,6 +104,10 @@ export class DeliveryWorker implements Component {
       concurrency: options.concurrency,
       autorun: false,
       maxStalledCount: 5,
+      // A worker that dies mid-job loses its lock within 10 s (locks of live jobs are renewed), and
+      // the job is handed to another worker at the next stalled check.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
       settings: {
         backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) =>
           error instanceof RetryLater ? error.delayMs : 1_000,

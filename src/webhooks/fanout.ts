@@ -76,7 +76,8 @@ export class FanoutWorker implements Component {
   ) {
     this.consumer = kafka.consumer({
       groupId: deps.groupId,
-      sessionTimeout: 30_000,
+      // A member that dies is replaced after this long: short, so a crashed worker's partitions move fast.
+      sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 2 * 1024 * 1024,
       allowAutoTopicCreation: false,

@@ -19,12 +19,14 @@ export interface TestPlatform {
  */
 export async function startPlatform(
   env: Record<string, string> = {},
-  options: { webhooks?: boolean } = {},
+  options: { webhooks?: boolean | 'fanout-only' } = {},
 ): Promise<TestPlatform> {
-  const plan = (deps: Dependencies) =>
-    options.webhooks
-      ? combinePlans(apiPlan(deps), relayPlan(deps), fanoutPlan(deps), deliveryPlan(deps))
-      : combinePlans(apiPlan(deps), relayPlan(deps));
+  const plan = (deps: Dependencies) => {
+    const plans = [apiPlan(deps), relayPlan(deps)];
+    if (options.webhooks) plans.push(fanoutPlan(deps));
+    if (options.webhooks === true) plans.push(deliveryPlan(deps));
+    return combinePlans(...plans);
+  };
   const running = await runProcess('all', plan, {
     ...process.env,
     PORT: '0',

@@ -1,0 +1,64 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiClient, type Tokens, uniqueEmail } from '../helpers/api.js';
+import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+const ADMIN_EMAIL = uniqueEmail('disable-admin');
+const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+let platform: TestPlatform | undefined;
+let receiver: Receiver | undefined;
+let recorder: EventRecorder | undefined;
+afterAll(async () => {
+  await platform?.stop();
+  await receiver?.close();
+  await recorder?.stop();
+});
+
+// Its own delivery workers with a 2-second failure window, so it runs alone (the `chaos` project).
+describe('a subscription whose deliveries keep failing', () => {
+  it('is disabled after the configured period with no success, with the reason stored and an event published', async () => {
+    recorder = await recordEvents();
+    platform = await startPlatform(
+      {
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        WEBHOOK_DISABLE_AFTER_SECONDS: '2',
+        WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1',
+        WEBHOOK_RETRY_JITTER: '0',
+      },
+      { webhooks: true },
+    );
+    receiver = await startReceiver(() => ({ status: 500 }));
+    const client = apiClient(platform.baseUrl);
+    const login = await client.call<Tokens>('POST', '/v1/auth/login', {
+      body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+    });
+    const token = login.body.access_token;
+    const sub = await client.call<{ id: string }>('POST', '/v1/webhooks/subscriptions', {
+      token,
+      body: { url: receiver.url, event_types: ['webhook.test'] },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await client.call('POST', `/v1/webhooks/subscriptions/${sub.body.id}/test`, { token });
+
+    const [event] = await recorder.waitFor(
+      (e) =>
+        e.envelope.type === 'webhook.subscription.disabled' &&
+        (e.envelope.data as { subscription_id: string }).subscription_id === sub.body.id,
+      { timeoutMs: 20_000 },
+    );
+    expect(event?.envelope.data).toMatchObject({ reason: 'deliveries kept failing', url: receiver.url });
+    const after = await client.call<{ enabled: boolean; disabled_reason: string; failing_since: string }>(
+      'GET',
+      `/v1/webhooks/subscriptions/${sub.body.id}`,
+      { token },
+    );
+    expect(after.body.enabled).toBe(false);
+    expect(after.body.disabled_reason).toMatch(/failed for 2 seconds without a success/);
+    // Fewer than the 6 attempts of the schedule reached the receiver: the rest were not sent.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(receiver.requests.length).toBeLessThan(6);
+    await client.call('DELETE', `/v1/webhooks/subscriptions/${sub.body.id}`, { token });
+  }, 60_000);
+});

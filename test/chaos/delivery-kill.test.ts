@@ -1,0 +1,73 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiClient, type Tokens, uniqueEmail } from '../helpers/api.js';
+import { uniqueSuffix } from '../helpers/env.js';
+import { startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
+import { produceProfileEvents } from '../helpers/produce.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+const ADMIN_EMAIL = uniqueEmail('kill-admin');
+const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+let platform: TestPlatform | undefined;
+let receiver: Receiver | undefined;
+let worker: SpawnedProcess | undefined;
+let cleanup: (() => Promise<unknown>) | undefined;
+afterAll(async () => {
+  await worker?.terminate('SIGKILL');
+  await cleanup?.();
+  await platform?.stop();
+  await receiver?.close();
+});
+
+describe('delivery workers killed', () => {
+  it('SIGKILL five times while 5,000 deliveries are in flight: every delivery reaches the receiver at least once', async () => {
+    // API, relay and fan-out here; the delivery workers in a separate process that is killed.
+    platform = await startPlatform({ ADMIN_EMAIL, ADMIN_PASSWORD }, { webhooks: 'fanout-only' });
+    const marker = `kill${uniqueSuffix()}`;
+    const seen = new Map<string, number>();
+    receiver = await startReceiver((request) => {
+      if (request.body.includes(marker)) {
+        const id = String(request.headers['webhook-id']);
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      }
+      return { status: 200 };
+    });
+    const client = apiClient(platform.baseUrl);
+    const login = await client.call<Tokens>('POST', '/v1/auth/login', {
+      body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+    });
+    const token = login.body.access_token;
+    const sub = await client.call<{ id: string }>('POST', '/v1/webhooks/subscriptions', {
+      token,
+      body: { url: receiver.url, event_types: ['user.profile.updated'] },
+    });
+    cleanup = () => client.call('DELETE', `/v1/webhooks/subscriptions/${sub.body.id}`, { token });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const env = {
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+      DELIVERY_CONCURRENCY: '50',
+    };
+    worker = await spawnProcess('delivery', env);
+    const total = 5_000;
+    const events = await produceProfileEvents(total, marker);
+
+    for (let kill = 0; kill < 5; kill++) {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      worker.child.kill('SIGKILL');
+      await worker.terminate();
+      worker = await spawnProcess('delivery', env);
+    }
+
+    const deadline = Date.now() + 120_000;
+    while (seen.size < total && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+    console.log(
+      `delivery workers killed 5 times: ${seen.size} of ${total} delivered, ${duplicates} duplicate deliveries`,
+    );
+    const missing = events.filter((event) => !seen.has(event.id));
+    expect(missing.map((event) => event.id)).toEqual([]);
+  }, 240_000);
+});

@@ -1,0 +1,63 @@
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../../src/db/client.js';
+import { newSigningSecret } from '../../src/webhooks/signing.js';
+import { testConfig, uniqueSuffix } from '../helpers/env.js';
+import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
+import { produceProfileEvents } from '../helpers/produce.js';
+
+const { sql, end } = createDatabase({
+  url: testConfig.DATABASE_URL,
+  poolSize: 2,
+  applicationName: 'test-fanout-kill',
+});
+let fanout: SpawnedProcess | undefined;
+const subscription = uuidv7();
+afterAll(async () => {
+  await fanout?.terminate('SIGKILL');
+  // Deleting the subscription deletes its deliveries; their queued jobs then find nothing to do.
+  await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
+  await end({ timeout: 5 });
+});
+
+describe('the fan-out worker killed mid-batch', () => {
+  it('skips no event and duplicates no delivery row after a restart', async () => {
+    const marker = `fanout${uniqueSuffix()}`;
+    // A subscription that nothing delivers to in this test (no delivery worker runs here).
+    await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret)
+      VALUES (${subscription}, 'http://127.0.0.1:9/fanout-kill', ${['user.profile.updated']}, ${newSigningSecret()})`;
+    const deliveries = async () => {
+      const [row] = await sql<{ n: number; distinct_events: number }[]>`
+        SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct_events
+        FROM webhook_deliveries WHERE subscription_id = ${subscription}`;
+      return row ?? { n: 0, distinct_events: 0 };
+    };
+
+    fanout = await spawnProcess('fanout', {});
+    const total = 3_000;
+    const events = await produceProfileEvents(total, marker, 100);
+    // Kill it as soon as it is part-way through.
+    const deadline = Date.now() + 60_000;
+    while ((await deliveries()).n < 200 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    fanout.child.kill('SIGKILL');
+    await fanout.terminate();
+    const atKill = (await deliveries()).n;
+    expect(atKill).toBeLessThan(total);
+
+    fanout = await spawnProcess('fanout', {});
+    const end = Date.now() + 90_000;
+    while ((await deliveries()).n < total && Date.now() < end)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = await deliveries();
+    console.log(
+      `fan-out killed at ${atKill} of ${total} deliveries; after restart: ${after.n} rows for ${after.distinct_events} events`,
+    );
+    expect(after).toEqual({ n: total, distinct_events: total });
+    const [covered] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM webhook_deliveries
+      WHERE subscription_id = ${subscription} AND event_id = ANY(${events.map((e) => e.id)}::uuid[])`;
+    expect(covered?.n).toBe(total);
+  }, 180_000);
+});
