@@ -17,7 +17,13 @@ fi
 platform_log="$STACK_DIR/logs/platform.log"
 log "starting the platform (npm start) on port $port; logs: $platform_log"
 : >"$platform_log"
-npx --no-install tsx workers/all.ts >>"$platform_log" 2>&1 &
+# The demo's own settings: a first admin, and webhooks to a receiver on loopback over plain http.
+export ADMIN_EMAIL="${ADMIN_EMAIL:-admin@hookline.local}"
+export ADMIN_PASSWORD="${ADMIN_PASSWORD:-hookline-demo-admin}"
+export WEBHOOK_ALLOW_HTTP="${WEBHOOK_ALLOW_HTTP:-true}"
+export WEBHOOK_ALLOWED_CIDRS="${WEBHOOK_ALLOWED_CIDRS:-127.0.0.0/8}"
+export JWT_SECRET="${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')}"
+node --import tsx workers/all.ts >>"$platform_log" 2>&1 &
 platform=$!
 stop_platform() {
   kill -TERM "$platform" 2>/dev/null || true

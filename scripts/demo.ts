@@ -1,8 +1,12 @@
-// The short demo run by `npm run demo` against the running platform: a user registers, signs in on
-// two devices, revokes one session, fails a login, and each action is read back from Kafka as an
-// event. (The webhook step lands with webhook subscriptions.)
+// The short demo run by `npm run demo` against the running platform: a local receiver subscribes to
+// `user.*`; a user registers, signs in on two devices, revokes one session, fails a login and changes
+// their profile; the receiver prints each webhook it gets, verified; each action is also read back
+// from Kafka as an event.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config/load.js';
 import { allTopics } from '../src/events/topics.js';
+import { verifyWebhook } from '../src/index.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/logger.js';
 
@@ -35,12 +39,52 @@ if (ready.status !== 200) process.exit(1);
 
 // Remember where the topics end now, to read back exactly the events this demo causes.
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'hookline-demo', logger });
-const admin = kafka.admin();
-await admin.connect();
+const kafkaAdmin = kafka.admin();
+await kafkaAdmin.connect();
 const startOffsets = new Map(
-  await Promise.all(allTopics.map(async (t) => [t, await admin.fetchTopicOffsets(t)] as const)),
+  await Promise.all(allTopics.map(async (t) => [t, await kafkaAdmin.fetchTopicOffsets(t)] as const)),
 );
-await admin.disconnect();
+await kafkaAdmin.disconnect();
+
+step('A receiver on this machine subscribes to user.* (as the admin)');
+const admin = await call('POST', '/v1/auth/login', {
+  email: process.env.ADMIN_EMAIL ?? 'admin@hookline.local',
+  password: process.env.ADMIN_PASSWORD ?? 'hookline-demo-admin',
+});
+const adminToken = String(admin.body.access_token);
+let secret = '';
+const received: string[] = [];
+const receiver = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    try {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const event = verifyWebhook(body, req.headers as Record<string, string>, secret) as {
+        type: string;
+        data: unknown;
+      };
+      received.push(event.type);
+      console.log(`\x1b[32m  ⇢ receiver: verified ${event.type} ${JSON.stringify(event.data)}\x1b[0m`);
+      res.writeHead(204).end();
+    } catch (error) {
+      console.log(`  ⇢ receiver: rejected (${String(error)})`);
+      res.writeHead(400).end();
+    }
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks`;
+const subscription = await call(
+  'POST',
+  '/v1/webhooks/subscriptions',
+  { url: receiverUrl, event_types: ['user.*'], description: 'npm run demo' },
+  adminToken,
+);
+show('POST /v1/webhooks/subscriptions', subscription.status, { ...subscription.body, secret: 'whsec_…' });
+if (subscription.status !== 201) process.exit(1);
+secret = String(subscription.body.secret);
+await new Promise((resolve) => setTimeout(resolve, 300));
 
 const email = `demo-${Date.now().toString(36)}@example.com`;
 const password = 'demo-passphrase-for-hookline';
@@ -76,9 +120,18 @@ show('POST /v1/auth/login (wrong password)', wrong.status, wrong.body);
 const invalid = await call('POST', '/v1/auth/register', { email: 'not-an-email', password: 'short' });
 show('POST /v1/auth/register (invalid)', invalid.status, invalid.body);
 
+step('The user changes their profile');
+const profile = await call(
+  'PATCH',
+  '/v1/me',
+  { name: 'Demo User (renamed)', timezone: 'Europe/Paris' },
+  laptopToken,
+);
+show('PATCH /v1/me', profile.status, profile.body);
+
 step('Every action is an event on Kafka, published through the transactional outbox');
 const userId = String(registered.body.id);
-const expected = 5; // registered, login ×2, session revoked, login failed
+const expected = 6; // registered, login ×2, session revoked, login failed, profile updated
 const consumer = kafka.consumer({ groupId: `hookline-demo-${Date.now()}` });
 await consumer.connect();
 await consumer.subscribe({ topics: allTopics, fromBeginning: true });
@@ -112,6 +165,14 @@ await new Promise<void>((resolve, reject) => {
   });
 });
 await consumer.disconnect();
+
+step('The receiver got each of them as a signed webhook');
+for (let i = 0; i < 100 && received.length < expected; i++)
+  await new Promise((resolve) => setTimeout(resolve, 100));
+console.log(`${received.length} verified webhooks: ${received.join(', ')}`);
+await call('DELETE', `/v1/webhooks/subscriptions/${String(subscription.body.id)}`, undefined, adminToken);
+receiver.close();
+if (received.length < expected) process.exit(1);
 
 step('Prometheus scrapes the platform (waiting for its first scrape)');
 type Target = { scrapeUrl: string; health: string };
