@@ -11,7 +11,9 @@ import { verifyWebhook, WebhookVerificationError } from '../src/index.js';
 
 const secrets = (process.env.HOOKLINE_SECRET ?? '').split(',').filter(Boolean);
 if (secrets.length === 0) {
-  console.error('set HOOKLINE_SECRET to the subscription secret (whsec_…); several, comma-separated, during a rotation');
+  console.error(
+    'set HOOKLINE_SECRET to the subscription secret (whsec_…); several, comma-separated, during a rotation',
+  );
   process.exit(78);
 }
 
@@ -38,4 +40,6 @@ app.post('/webhooks', async (c) => {
 });
 
 const port = Number(process.env.PORT ?? 4000);
-serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => console.log(`receiver on http://127.0.0.1:${port}/webhooks`));
+serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () =>
+  console.log(`receiver on http://127.0.0.1:${port}/webhooks`),
+);

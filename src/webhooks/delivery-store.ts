@@ -160,6 +160,8 @@ export class DeliveryRecorder {
     ].filter((id) => !succeeded.has(id));
     const gone = [...new Set(records.filter((r) => r.gone).map((r) => r.subscriptionId))];
     return this.sql.begin(async (tx) => {
+      // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
+      await tx`SET LOCAL enable_seqscan = off`;
       await tx`
         INSERT INTO webhook_attempts (id, delivery_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
         SELECT * FROM unnest(${records.map((r) => r.id)}::uuid[], ${records.map((r) => r.deliveryId)}::uuid[],

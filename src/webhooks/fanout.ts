@@ -35,23 +35,30 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
   const matched = [...new Map(pairs.map((pair) => [pair.event.id, pair.event])).values()];
 
   const { created, jobs } = await deps.sql.begin(async (tx) => {
+    // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
+    await tx`SET LOCAL enable_seqscan = off`;
     await tx`
       INSERT INTO webhook_events (id, type, occurred_at, payload)
       SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
         ${matched.map((e) => e.occurred_at)}::timestamptz[], ${matched.map((e) => JSON.stringify(e))}::text[]::jsonb[])
       ON CONFLICT (id) DO NOTHING`;
-    const inserted = await tx`
+    // Every (event, subscription) row comes back, new or already there (re-read after a crash); the
+    // no-op update on conflict is what makes RETURNING include the existing ones.
+    const rows = await tx<
+      { id: string; generation: number; status: string; attempts: number; inserted: boolean }[]
+    >`
       INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
       SELECT * FROM unnest(${pairs.map(() => uuidv7())}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
         ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
         ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
-      ON CONFLICT (event_id, subscription_id) DO NOTHING`;
-    const pending = await tx<{ id: string; generation: number }[]>`
-      SELECT id, generation FROM webhook_deliveries
-      WHERE event_id = ANY(${matched.map((e) => e.id)}::uuid[]) AND status = 'pending' AND attempts = 0`;
+      ON CONFLICT (event_id, subscription_id) DO UPDATE SET event_id = EXCLUDED.event_id
+      RETURNING id, generation, status, attempts, (xmax = 0) AS inserted`;
     return {
-      created: inserted.count,
-      jobs: pending.map((row) => ({ deliveryId: row.id, generation: row.generation })),
+      created: rows.filter((row) => row.inserted).length,
+      // Jobs for every delivery never attempted: new ones, and those whose jobs a crash may have lost.
+      jobs: rows
+        .filter((row) => row.status === 'pending' && row.attempts === 0)
+        .map((row) => ({ deliveryId: row.id, generation: row.generation })),
     };
   });
   await enqueueDeliveries(deps.queue, jobs, deps.retries);

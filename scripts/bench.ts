@@ -1,0 +1,271 @@
+// `npm run bench`: drives the real webhook pipeline on the local stack and reports figures.
+// Events are produced into Kafka; a fan-out process and a delivery process (each as `npm run
+// start:fanout` / `start:delivery` would run them) turn them into signed POSTs to a local receiver
+// process answering 200. Two phases: sustained throughput (as fast as it goes), then end-to-end latency
+// at 1,000 deliveries/s. Writes .bench/latest.json.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { v7 as uuidv7 } from 'uuid';
+import { loadConfig } from '../src/config/load.js';
+import { createDatabase } from '../src/db/client.js';
+import { buildEvent, messageKeyOf } from '../src/events/envelope.js';
+import { allTopics, topics } from '../src/events/topics.js';
+import { createKafka } from '../src/kafka/client.js';
+import { createLogger } from '../src/logger.js';
+import { createRedis } from '../src/redis.js';
+import { newSigningSecret } from '../src/webhooks/signing.js';
+import { SUBSCRIPTIONS_CHANNEL } from '../src/webhooks/subscription-index.js';
+
+const THROUGHPUT_EVENTS = Number(process.env.BENCH_EVENTS ?? 30_000);
+const LATENCY_RATE = Number(process.env.BENCH_RATE ?? 1_000);
+const LATENCY_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+
+const config = loadConfig('all', process.env);
+const logger = createLogger({ level: 'error', process: 'bench' });
+const run = `${Date.now().toString(36)}`;
+const groupId = `hookline-bench-${run}`;
+const queueName = `hookline-bench-${run}`;
+const children: ChildProcess[] = [];
+const say = (text: string) => console.log(`\x1b[1m[bench]\x1b[0m ${text}`);
+
+function start(
+  command: string[],
+  env: Record<string, string>,
+  ready: (line: string) => boolean,
+): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...command], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start`)), 60_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (const line of buffer.split('\n')) {
+        if (ready(line)) {
+          clearTimeout(timer);
+          child.stdout?.removeAllListeners('data');
+          child.stdout?.resume();
+          resolve({ child, line });
+          return;
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}`)));
+  });
+}
+
+/** User + system CPU seconds a process has used so far (from /proc). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+const pidsOf = (pattern: string) => {
+  try {
+    return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number)
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+};
+
+const { sql, end } = createDatabase({
+  url: config.DATABASE_URL,
+  poolSize: 2,
+  applicationName: 'hookline-bench',
+});
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'hookline-bench', logger });
+const admin = kafka.admin();
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const subscriptionId = uuidv7();
+
+async function produce(count: number): Promise<void> {
+  for (let startAt = 0; startAt < count; startAt += 1_000) {
+    const events = Array.from({ length: Math.min(1_000, count - startAt) }, () => {
+      const userId = uuidv7();
+      return buildEvent({
+        type: 'user.profile.updated',
+        userId,
+        actor: { type: 'user', id: userId },
+        meta: { ip: null, userAgent: null, requestId: null },
+        data: { changes: { name: { old: 'bench', new: run } } },
+      });
+    });
+    await producer.send({
+      topic: topics.userChanges,
+      acks: -1,
+      messages: events.map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })),
+    });
+  }
+}
+
+type Stats = {
+  received: number;
+  distinct: number;
+  duplicates: number;
+  first_at: number | null;
+  last_at: number | null;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+};
+
+async function main() {
+  await admin.connect();
+  await producer.connect();
+  // A consumer group of its own, starting at the end of each topic: only this run's events count.
+  // (explicit offsets: kafkajs's resetOffsets commits -1, which a consumer reads as "none yet")
+  for (const topic of allTopics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+    });
+  }
+
+  const started0 = await start(['scripts/bench-receiver.ts'], {}, (line) => line.startsWith('{"port"'));
+  const receiver = started0.child;
+  const receiverPort = (JSON.parse(started0.line) as { port: number }).port;
+  const stats = async (reset = false): Promise<Stats> =>
+    (await (await fetch(`http://127.0.0.1:${receiverPort}/stats${reset ? '?reset=1' : ''}`)).json()) as Stats;
+
+  await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, description)
+    VALUES (${subscriptionId}, ${`http://127.0.0.1:${receiverPort}/hooks`}, ${['user.profile.updated']}, ${newSigningSecret()}, 'npm run bench')`;
+  await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+  const others = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM webhook_subscriptions
+    WHERE enabled AND id <> ${subscriptionId} AND (event_types && ARRAY['*', 'user.*', 'user.profile.updated'])`;
+
+  const env = {
+    FANOUT_GROUP_ID: groupId,
+    WEBHOOK_QUEUE: queueName,
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    LOG_LEVEL: 'info',
+    PORT: '0',
+  };
+  const isReady = (line: string) => line.includes('"process ready"');
+  const fanout = (await start(['workers/fanout.ts'], env, isReady)).child;
+  const delivery = (await start(['workers/delivery.ts'], env, isReady)).child;
+  const processes = {
+    fanout: () => cpuSeconds(fanout.pid),
+    delivery: () => cpuSeconds(delivery.pid),
+    receiver: () => cpuSeconds(receiver.pid),
+    kafka: () => pidsOf('kafka.Kafka').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    redis: () => pidsOf('redis-server').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    postgres: () => pidsOf('postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+  };
+  const cpuSnapshot = () =>
+    Object.fromEntries(Object.entries(processes).map(([name, read]) => [name, read()]));
+  const cpuSince = (before: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(cpuSnapshot()).map(([name, now]) => [
+        name,
+        Number((now - (before[name] ?? 0)).toFixed(2)),
+      ]),
+    );
+  const waitFor = async (count: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    let current = await stats();
+    while (current.distinct < count && Date.now() < deadline) {
+      await sleep(100);
+      current = await stats();
+    }
+    return current;
+  };
+
+  say(
+    `warming up (500 events)${others[0]?.n ? `; note: ${others[0].n} other enabled subscriptions also match these events` : ''}`,
+  );
+  await produce(500);
+  await waitFor(500, 60_000);
+  await stats(true);
+
+  say(`throughput: ${THROUGHPUT_EVENTS} events as fast as they go`);
+  let cpuBefore = cpuSnapshot();
+  const started = Date.now();
+  await produce(THROUGHPUT_EVENTS);
+  const produced = Date.now();
+  const throughput = await waitFor(THROUGHPUT_EVENTS, 300_000);
+  const elapsedSeconds = ((throughput.last_at ?? Date.now()) - started) / 1_000;
+  const deliveriesPerSecond = Math.round(throughput.distinct / elapsedSeconds);
+  const throughputCpu = cpuSince(cpuBefore);
+  say(
+    `${throughput.distinct} delivered in ${elapsedSeconds.toFixed(1)} s (produced in ${((produced - started) / 1_000).toFixed(1)} s): ${deliveriesPerSecond} deliveries/s`,
+  );
+  await stats(true);
+
+  say(`latency: ${LATENCY_RATE} events/s for ${LATENCY_SECONDS} s`);
+  cpuBefore = cpuSnapshot();
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const tick = 50;
+  const perTick = Math.max(1, Math.round((LATENCY_RATE * tick) / 1_000));
+  const latencyStart = Date.now();
+  for (let sent = 0; sent < total; sent += perTick) {
+    const due = latencyStart + (sent / LATENCY_RATE) * 1_000;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    await produce(Math.min(perTick, total - sent));
+  }
+  const latency = await waitFor(total, 120_000);
+  const latencyCpu = cpuSince(cpuBefore);
+  say(
+    `${latency.distinct} delivered; end-to-end p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms`,
+  );
+
+  const result = {
+    at: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    deliveries_per_second: deliveriesPerSecond,
+    throughput: {
+      events: THROUGHPUT_EVENTS,
+      delivered: throughput.distinct,
+      duplicates: throughput.duplicates,
+      seconds: Number(elapsedSeconds.toFixed(2)),
+      cpu_seconds: throughputCpu,
+    },
+    e2e_latency_ms: { p50: latency.p50, p95: latency.p95, p99: latency.p99, max: latency.max },
+    latency: {
+      rate_per_second: LATENCY_RATE,
+      seconds: LATENCY_SECONDS,
+      delivered: latency.distinct,
+      duplicates: latency.duplicates,
+      cpu_seconds: latencyCpu,
+    },
+    targets: { deliveries_per_second: 3_000, p99_ms_at_1000_per_second: 100 },
+  };
+  mkdirSync('.bench', { recursive: true });
+  writeFileSync('.bench/latest.json', `${JSON.stringify(result, null, 2)}\n`);
+  say('wrote .bench/latest.json');
+  console.log(JSON.stringify(result, null, 2));
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  await sleep(1_000);
+  await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscriptionId}`.catch(() => {});
+  await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`.catch(() => {});
+  const queue = new Queue(queueName, { connection: createRedis(config.REDIS_URL, 'queue', 'bench-cleanup') });
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  await admin.deleteGroups([groupId]).catch(() => {});
+  await producer.disconnect();
+  await admin.disconnect();
+  await end({ timeout: 5 });
+}
