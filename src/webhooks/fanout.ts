@@ -98,6 +98,8 @@ export class FanoutWorker implements Component {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: true,
+      // Commit what is durable after every chunk, so a restart re-reads as little as possible.
+      autoCommitThreshold: 1,
       eachBatch: (payload) => this.handle(payload),
     });
   }
