@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
@@ -16,7 +16,7 @@ interface OutboxRow {
 }
 
 /** How long a claimed batch belongs to its relay. */
-const LEASE_SECONDS = 60;
+const LEASE_SECONDS = 15;
 /** Once the oldest pending row has failed this often, batches shrink to that row alone. */
 const ISOLATE_AFTER_ATTEMPTS = 3;
 /** A row Kafka keeps refusing for itself is set aside after this many attempts. */
@@ -51,6 +51,8 @@ export class OutboxRelay implements Component {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.producer = options.kafka.producer({
+      // The Java client's partitioner (murmur2 of the key): per-user order on one partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
