@@ -13,6 +13,7 @@ import { WebhookHttpClient } from '../webhooks/http-client.js';
 import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
 import { SubscriptionIndex } from '../webhooks/subscription-index.js';
+import { sweeperComponent } from '../webhooks/sweeper.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
 
@@ -93,6 +94,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
       retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),
+      sweeperComponent({ sql: deps.sql, queue: hooks.queue, retries: config.WEBHOOK_RETRY_SCHEDULE.length, logger }),
     ],
   };
 }

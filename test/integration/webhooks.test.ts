@@ -1,6 +1,10 @@
 import { Webhook } from 'standardwebhooks';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.js';
+import { webhookDeps } from '../../src/webhooks/context.js';
 import { verifyWebhook } from '../../src/webhooks/signing.js';
+import { sweepLostDeliveries } from '../../src/webhooks/sweeper.js';
 import { type ApiClient, apiClient, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -331,6 +335,44 @@ describe('retries and dead letters', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(huge.bytesWritten()).toBeLessThan(16 * 1024 * 1024);
     expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('lost jobs', () => {
+  it('a delivery whose job was lost is found overdue and queued again; one with a live job is left alone', async () => {
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['webhook.test']);
+    const { sql } = platform.running.deps;
+    const { queue } = webhookDeps(platform.running.deps);
+    const overdue = async () => {
+      const event = buildEvent({
+        type: 'webhook.test',
+        userId: null,
+        actor: systemActor,
+        meta: systemMeta,
+        data: { subscription_id: sub.id, message: 'lost' },
+      });
+      const deliveryId = uuidv7();
+      await sql`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${sql.json(event as never)})`;
+      await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at, created_at)
+        VALUES (${deliveryId}, ${event.id}, ${sub.id}, ${event.type}, ${event.occurred_at}, now() - interval '10 minutes')`;
+      return { deliveryId, eventId: event.id };
+    };
+    const lost = await overdue(); // its job never reached Redis
+    const queued = await overdue(); // its job is waiting (delayed) in the queue
+    await queue.add(
+      'deliver',
+      { deliveryId: queued.deliveryId, generation: 0 },
+      { jobId: queued.deliveryId, delay: 3_600_000 },
+    );
+
+    const requeued = await sweepLostDeliveries({ sql, queue, retries: 3 }, { graceSeconds: 300 });
+    expect(requeued).toBe(1);
+    const [request] = await target.waitFor(1);
+    expect(request?.headers['webhook-id']).toBe(lost.eventId);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(target.requests).toHaveLength(1);
+    await queue.remove(queued.deliveryId);
   });
 });
 

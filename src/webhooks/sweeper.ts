@@ -1,0 +1,70 @@
+import type { Queue } from 'bullmq';
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import type { Component } from '../platform/component.js';
+import { enqueueDeliveries } from './enqueue.js';
+import { jobIdOf } from './queue.js';
+
+/**
+ * Finds deliveries that should be in the queue but are not (their job was lost, e.g. with Redis data,
+ * or failed for a reason the worker could not record) and queues them again under a new generation.
+ * A delivery is overdue when it is pending or retrying and its next attempt was due `graceSeconds`
+ * ago; it is re-queued only if BullMQ no longer holds a live job for it. Returns how many.
+ */
+export async function sweepLostDeliveries(
+  deps: { sql: Sql; queue: Queue; retries: number },
+  options: { graceSeconds: number; limit?: number } = { graceSeconds: 300 },
+): Promise<number> {
+  const overdue = await deps.sql<{ id: string; generation: number }[]>`
+    SELECT id, generation FROM webhook_deliveries
+    WHERE status IN ('pending', 'retrying')
+      AND COALESCE(next_attempt_at, created_at) < now() - make_interval(secs => ${options.graceSeconds})
+    ORDER BY id LIMIT ${options.limit ?? 1_000}`;
+  const lost: string[] = [];
+  for (const row of overdue) {
+    const job = await deps.queue.getJob(jobIdOf({ deliveryId: row.id, generation: row.generation }));
+    const state = job ? await job.getState() : 'missing';
+    if (state === 'missing' || state === 'unknown' || state === 'completed' || state === 'failed') lost.push(row.id);
+  }
+  if (lost.length === 0) return 0;
+  const requeued = await deps.sql<{ id: string; generation: number }[]>`
+    UPDATE webhook_deliveries SET generation = generation + 1, next_attempt_at = now(), updated_at = now()
+    WHERE id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')
+    RETURNING id, generation`;
+  await enqueueDeliveries(
+    deps.queue,
+    requeued.map((row) => ({ deliveryId: row.id, generation: row.generation })),
+    deps.retries,
+  );
+  return requeued.length;
+}
+
+/** Runs the sweep every `intervalMs`. */
+export function sweeperComponent(options: {
+  sql: Sql;
+  queue: Queue;
+  retries: number;
+  logger: Logger;
+  intervalMs?: number;
+}): Component {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  return {
+    name: 'delivery-sweeper',
+    start: async () => {
+      timer = setInterval(() => {
+        running = sweepLostDeliveries(options).then(
+          (count) => {
+            if (count > 0) options.logger.warn({ count }, 're-queued deliveries whose jobs were lost');
+          },
+          (error: unknown) => options.logger.error({ err: error }, 'sweeping lost deliveries failed'),
+        );
+      }, options.intervalMs ?? 60_000);
+      timer.unref();
+    },
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
