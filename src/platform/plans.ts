@@ -94,7 +94,12 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
       retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),
-      sweeperComponent({ sql: deps.sql, queue: hooks.queue, retries: config.WEBHOOK_RETRY_SCHEDULE.length, logger }),
+      sweeperComponent({
+        sql: deps.sql,
+        queue: hooks.queue,
+        retries: config.WEBHOOK_RETRY_SCHEDULE.length,
+        logger,
+      }),
     ],
   };
 }

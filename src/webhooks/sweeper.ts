@@ -24,7 +24,8 @@ export async function sweepLostDeliveries(
   for (const row of overdue) {
     const job = await deps.queue.getJob(jobIdOf({ deliveryId: row.id, generation: row.generation }));
     const state = job ? await job.getState() : 'missing';
-    if (state === 'missing' || state === 'unknown' || state === 'completed' || state === 'failed') lost.push(row.id);
+    if (state === 'missing' || state === 'unknown' || state === 'completed' || state === 'failed')
+      lost.push(row.id);
   }
   if (lost.length === 0) return 0;
   const requeued = await deps.sql<{ id: string; generation: number }[]>`
