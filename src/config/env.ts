@@ -226,7 +226,30 @@ export const webhookEnv = {
     .describe('Kafka consumer group of the fan-out worker.'),
 };
 
+export const auditEnv = {
+  AUDIT_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('hookline')
+    .describe('ClickHouse database of the audit log.'),
+  AUDIT_GROUP_ID: z
+    .string()
+    .min(1)
+    .default('hookline-audit')
+    .describe('Kafka consumer group of the audit worker.'),
+  AUDIT_BATCH_SIZE: int(1, 100_000)
+    .default(5_000)
+    .describe('The audit worker inserts when this many events are buffered…'),
+  AUDIT_FLUSH_MS: int(10, 60_000)
+    .default(200)
+    .describe('…or when the oldest buffered event has waited this long.'),
+  AUDIT_RETENTION_DAYS: int(1, 36_500).default(365).describe('Audit rows older than this are deleted.'),
+  AUDIT_TRUNCATE_IP: bool()
+    .default(false)
+    .describe('Store IP addresses truncated (IPv4 to /24, IPv6 to /48) in the audit log.'),
+};
+
 /** All variables, for the README reference and the test that keeps it current. */
-export const allEnv = { ...sharedEnv, ...apiEnv, ...authEnv, ...webhookEnv };
+export const allEnv = { ...sharedEnv, ...apiEnv, ...authEnv, ...webhookEnv, ...auditEnv };
 
 export type EnvName = keyof typeof allEnv;

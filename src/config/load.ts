@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiEnv, authEnv, sharedEnv, webhookEnv } from './env.js';
+import { apiEnv, auditEnv, authEnv, sharedEnv, webhookEnv } from './env.js';
 
 /** The processes the platform can run, each with the port it listens on by default. */
 export const processDefaults = {
@@ -20,6 +20,7 @@ export function configSchema(process: ProcessName) {
       ...apiEnv,
       ...authEnv,
       ...webhookEnv,
+      ...auditEnv,
       PORT: sharedEnv.PORT.default(processDefaults[process].port),
     })
     .superRefine((config, ctx) => {

@@ -1,4 +1,5 @@
 import { registerApiRoutes } from '../api/routes.js';
+import { AuditWorker } from '../audit/worker.js';
 import { adminBootstrapComponent } from '../auth/bootstrap-admin.js';
 import { createAuthDeps } from '../auth/context.js';
 import { createOutboxMetrics } from '../events/metrics.js';
@@ -104,6 +105,30 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
   };
 }
 
+/** The audit worker: event topics → ClickHouse, and the detection of suspicious activity. */
+export function auditPlan(deps: Dependencies): ProcessPlan {
+  const { config } = deps;
+  return {
+    components: [
+      new AuditWorker({
+        kafka: deps.kafka,
+        clickhouse: deps.clickhouse,
+        database: config.AUDIT_DATABASE,
+        groupId: config.AUDIT_GROUP_ID,
+        topics: allTopics,
+        batchSize: config.AUDIT_BATCH_SIZE,
+        flushMs: config.AUDIT_FLUSH_MS,
+        truncateIp: config.AUDIT_TRUNCATE_IP,
+        logger: deps.logger.child({ component: 'audit' }),
+        registry: deps.metrics.registry,
+      }),
+    ],
+    checks: {
+      clickhouse: () => deps.clickhouse.ping().then((r) => (r.success ? r : Promise.reject(r.error))),
+    },
+  };
+}
+
 /** Several plans in one process: components in order, routes of each. */
 export function combinePlans(...plans: ProcessPlan[]): ProcessPlan {
   return {
@@ -111,5 +136,6 @@ export function combinePlans(...plans: ProcessPlan[]): ProcessPlan {
     routes: (app) => {
       for (const plan of plans) plan.routes?.(app);
     },
+    checks: Object.assign({}, ...plans.map((plan) => plan.checks ?? {})),
   };
 }

@@ -18,6 +18,8 @@ export interface ProcessPlan {
   components: Component[];
   /** Routes beyond `/healthz`, `/readyz` and `/metrics` (the API's). */
   routes?: (app: App) => void;
+  /** Readiness checks beyond PostgreSQL, Redis and Kafka (e.g. ClickHouse for the audit worker). */
+  checks?: Record<string, () => Promise<unknown>>;
 }
 
 export interface RunningProcess {
@@ -40,7 +42,7 @@ export async function runProcess(
   const config = loadConfig(name, env);
   const logger = createLogger({ level: config.LOG_LEVEL, process: name });
   const deps = createDependencies(config, logger, name);
-  const readiness = new Readiness(dependencyChecks(deps), config.READINESS_TIMEOUT_MS);
+  let readiness = new Readiness(dependencyChecks(deps), config.READINESS_TIMEOUT_MS);
 
   const started: Component[] = [];
   let server: ReturnType<typeof serve> | undefined;
@@ -71,7 +73,9 @@ export async function runProcess(
       await admin.disconnect().catch(() => {});
     }
 
-    const { components, routes } = plan(deps);
+    const { components, routes, checks } = plan(deps);
+    if (checks)
+      readiness = new Readiness({ ...dependencyChecks(deps), ...checks }, config.READINESS_TIMEOUT_MS);
     const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
     app.use(httpMetrics(deps.metrics));
     registerHealthRoutes(app, { readiness, metrics: deps.metrics });

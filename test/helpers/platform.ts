@@ -1,5 +1,12 @@
 import type { Dependencies } from '../../src/platform/dependencies.js';
-import { apiPlan, combinePlans, deliveryPlan, fanoutPlan, relayPlan } from '../../src/platform/plans.js';
+import {
+  apiPlan,
+  auditPlan,
+  combinePlans,
+  deliveryPlan,
+  fanoutPlan,
+  relayPlan,
+} from '../../src/platform/plans.js';
 import { type RunningProcess, runProcess } from '../../src/platform/run.js';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
@@ -19,12 +26,13 @@ export interface TestPlatform {
  */
 export async function startPlatform(
   env: Record<string, string> = {},
-  options: { webhooks?: boolean | 'fanout-only' } = {},
+  options: { webhooks?: boolean | 'fanout-only'; audit?: boolean } = {},
 ): Promise<TestPlatform> {
   const plan = (deps: Dependencies) => {
     const plans = [apiPlan(deps), relayPlan(deps)];
     if (options.webhooks) plans.push(fanoutPlan(deps));
     if (options.webhooks === true) plans.push(deliveryPlan(deps));
+    if (options.audit) plans.push(auditPlan(deps));
     return combinePlans(...plans);
   };
   const running = await runProcess('all', plan, {

@@ -1,0 +1,176 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ClickHouseClient } from '../clickhouse/client.js';
+import { type Envelope, parseEnvelope } from '../events/catalog.js';
+import type { Logger } from '../logger.js';
+import type { Component } from '../platform/component.js';
+import { migrateClickHouse } from './migrations.js';
+import { type AuditRow, auditRow } from './rows.js';
+
+export interface AuditWorkerOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  database: string;
+  groupId: string;
+  topics: readonly string[];
+  batchSize: number;
+  flushMs: number;
+  truncateIp: boolean;
+  logger: Logger;
+  registry: Registry;
+  /** Called with each batch once it is stored (the detector of suspicious activity). */
+  afterInsert?: (events: Envelope[]) => Promise<void>;
+}
+
+interface Pending {
+  rows: AuditRow[];
+  events: Envelope[];
+  done: Promise<void>;
+  resolve: () => void;
+}
+
+/**
+ * The audit worker: its own consumer group on the event topics. Batches from every partition are
+ * buffered together and inserted into ClickHouse in one insert when `batchSize` rows are waiting or
+ * `flushMs` has passed; each partition's offsets are committed only after ClickHouse acknowledged the
+ * insert holding its messages. If ClickHouse is down the insert is retried with backoff, forever,
+ * so nothing is skipped; redelivered events collapse by event id (ReplacingMergeTree).
+ */
+export class AuditWorker implements Component {
+  readonly name = 'audit';
+  private readonly consumer: Consumer;
+  private pending: Pending = this.newPending();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly metrics;
+
+  constructor(private readonly options: AuditWorkerOptions) {
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 60_000,
+      heartbeatInterval: 3_000,
+    });
+    this.metrics = {
+      inserted: new Counter({
+        name: 'hookline_audit_rows_inserted_total',
+        help: 'Audit rows inserted into ClickHouse.',
+        registers: [options.registry],
+      }),
+      insertErrors: new Counter({
+        name: 'hookline_audit_insert_errors_total',
+        help: 'Failed ClickHouse inserts (retried until they succeed).',
+        registers: [options.registry],
+      }),
+      buffered: new Gauge({
+        name: 'hookline_audit_buffered_rows',
+        help: 'Rows waiting to be inserted.',
+        registers: [options.registry],
+        collect: () => undefined,
+      }),
+    };
+  }
+
+  private newPending(): Pending {
+    let resolve = () => {};
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    return { rows: [], events: [], done, resolve };
+  }
+
+  async start(): Promise<void> {
+    await migrateClickHouse(this.options.clickhouse, this.options.database, this.options.logger);
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      autoCommitThreshold: 1,
+      partitionsConsumedConcurrently: 6,
+      eachBatch: (payload) => this.handle(payload),
+    });
+  }
+
+  private async handle({
+    batch,
+    resolveOffset,
+    heartbeat,
+    commitOffsetsIfNecessary,
+  }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const pending = this.pending;
+    for (const message of batch.messages) {
+      try {
+        const event = parseEnvelope(JSON.parse(message.value?.toString() ?? ''));
+        pending.events.push(event);
+        pending.rows.push(auditRow(event, { truncateIp: this.options.truncateIp }));
+      } catch (error) {
+        this.options.logger.error(
+          { err: error, topic: batch.topic, offset: message.offset },
+          'audit: skipping an invalid event',
+        );
+      }
+    }
+    this.metrics.buffered.set(pending.rows.length);
+    if (pending.rows.length >= this.options.batchSize) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+    // Wait for the insert that holds these rows, heartbeating so the group keeps this member.
+    let stored = false;
+    void pending.done.then(() => {
+      stored = true;
+    });
+    while (!stored) {
+      await Promise.race([pending.done, sleep(2_000)]);
+      if (!stored) await heartbeat();
+    }
+    const last = batch.messages.at(-1);
+    if (last) resolveOffset(last.offset);
+    await commitOffsetsIfNecessary();
+  }
+
+  /** Inserts what is buffered, retrying with backoff until ClickHouse takes it. */
+  private async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const pending = this.pending;
+    this.pending = this.newPending();
+    if (pending.rows.length === 0) {
+      pending.resolve();
+      return;
+    }
+    let delay = 250;
+    for (;;) {
+      try {
+        await this.options.clickhouse.insert({
+          table: `${this.options.database}.audit_events`,
+          format: 'JSONEachRow',
+          values: pending.rows,
+        });
+        break;
+      } catch (error) {
+        this.metrics.insertErrors.inc();
+        this.options.logger.warn(
+          { err: error, rows: pending.rows.length, retryInMs: delay },
+          'audit: insert failed; retrying',
+        );
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+    this.metrics.inserted.inc(pending.rows.length);
+    this.metrics.buffered.set(this.pending.rows.length);
+    if (this.options.afterInsert) {
+      await this.options
+        .afterInsert(pending.events)
+        .catch((error: unknown) =>
+          this.options.logger.error({ err: error }, 'audit: analysis of a batch failed'),
+        );
+    }
+    pending.resolve();
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
+    await this.consumer.disconnect();
+  }
+}
