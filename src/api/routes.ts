@@ -1,6 +1,7 @@
 import type { AuthDeps } from '../auth/context.js';
 import type { App } from '../http/app.js';
 import { registerApiKeyRoutes } from '../http/routes/api-keys.js';
+import { registerAuditRoutes } from '../http/routes/audit.js';
 import { registerAuthRoutes } from '../http/routes/auth.js';
 import { registerDocsRoutes } from '../http/routes/docs.js';
 import { registerEventTypeRoutes } from '../http/routes/event-types.js';
@@ -23,6 +24,7 @@ export function registerApiRoutes(app: App, deps: Dependencies, auth: AuthDeps):
   registerUserAdminRoutes(app, auth);
   registerApiKeyRoutes(app, auth);
   registerWebhookRoutes(app, auth, webhookDeps(deps));
+  registerAuditRoutes(app, auth, deps.clickhouse, deps.config.AUDIT_DATABASE);
   registerEventTypeRoutes(app);
   registerDocsRoutes(app, { publicBaseUrl: deps.config.PUBLIC_BASE_URL });
 }

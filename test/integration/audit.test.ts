@@ -107,3 +107,135 @@ describe('the audit worker', () => {
     expect(rows.filter((r) => r.event_id === row?.event_id)).toHaveLength(1);
   });
 });
+
+describe('the audit API', () => {
+  async function admin() {
+    const client = apiClient(platform.baseUrl);
+    const login = await client.call<Tokens>('POST', '/v1/auth/login', {
+      body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+    });
+    return { client, token: login.body.access_token };
+  }
+  type Page = {
+    items: { id: string; type: string; user_id: string; ip: string }[];
+    next_cursor: string | null;
+  };
+
+  it('returns a user’s events newest first, once each, by cursor pages and filters', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'paged');
+    await user.client.call('POST', '/v1/auth/login', {
+      body: { email: user.email, password: 'wrong-password-1' },
+    });
+    await user.client.call('PATCH', '/v1/me', { token: user.tokens.access_token, body: { name: 'Paged' } });
+    await rowsOf([user.id], 4);
+    const { client, token } = await admin();
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: Page } = await client.call<Page>(
+        'GET',
+        `/v1/audit/events?user_id=${user.id}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        {
+          token,
+        },
+      );
+      seen.push(...page.body.items.map((item) => item.type));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(['user.profile.updated', 'user.login.failed', 'user.login', 'user.registered']);
+
+    const logins = await client.call<Page>('GET', `/v1/audit/events?user_id=${user.id}&type=user.login`, {
+      token,
+    });
+    expect(logins.body.items.map((item) => item.type)).toEqual(['user.login']);
+    const wildcard = await client.call<Page>('GET', `/v1/audit/events?user_id=${user.id}&type=user.login*`, {
+      token,
+    });
+    expect(wildcard.status).toBe(400);
+    const prefixed = await client.call<Page>('GET', `/v1/audit/events?user_id=${user.id}&type=user.*`, {
+      token,
+    });
+    expect(prefixed.body.items).toHaveLength(4);
+    const byIp = await client.call<Page>('GET', `/v1/audit/events?ip=${encodeURIComponent(user.client.ip)}`, {
+      token,
+    });
+    expect(byIp.body.items.map((item) => item.user_id)).toEqual(Array(4).fill(user.id));
+    const future = await client.call<Page>(
+      'GET',
+      `/v1/audit/events?user_id=${user.id}&from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`,
+      { token },
+    );
+    expect(future.body.items).toEqual([]);
+    const badCursor = await client.call('GET', '/v1/audit/events?cursor=bm9wZQ', { token });
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body).toMatchObject({ errors: [{ field: 'query.cursor' }] });
+  });
+
+  it('shows callers their own trail at /v1/me/activity', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'trail');
+    const other = await signedUpUser(platform.baseUrl, 'other');
+    await user.client.call('POST', '/v1/auth/login', {
+      body: { email: user.email, password: 'wrong-password-1' },
+    });
+    await rowsOf([user.id, other.id], 5);
+    const activity = await user.client.call<Page>('GET', '/v1/me/activity', {
+      token: user.tokens.access_token,
+    });
+    expect(activity.status).toBe(200);
+    expect(activity.body.items.map((item) => item.type)).toEqual([
+      'user.login.failed',
+      'user.login',
+      'user.registered',
+    ]);
+    expect(activity.body.items.every((item) => item.user_id === user.id)).toBe(true);
+  });
+
+  it('reports failed logins by IP and by targeted account', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'targeted');
+    const attacker = apiClient(platform.baseUrl);
+    for (let i = 0; i < 3; i++)
+      await attacker.call('POST', '/v1/auth/login', {
+        body: { email: user.email, password: `guess-${i}-wrong` },
+      });
+    await rowsOf([user.id], 5);
+    const { client, token } = await admin();
+    type Stats = {
+      top_ips: { ip: string; failures: number }[];
+      top_accounts: { email: string; failures: number; ips: number }[];
+    };
+    const stats = await client.call<Stats>('GET', '/v1/audit/stats/failed-logins?window=1h', { token });
+    expect(stats.status).toBe(200);
+    expect(stats.body.top_ips.find((row) => row.ip === attacker.ip)).toMatchObject({ failures: 3 });
+    expect(stats.body.top_accounts.find((row) => row.email === user.email)).toMatchObject({
+      failures: 3,
+      ips: 1,
+    });
+    expect((await client.call('GET', '/v1/audit/stats/failed-logins?window=forever', { token })).status).toBe(
+      400,
+    );
+  });
+
+  it('is forbidden to users without the admin role and to API keys without audit:read', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'noaudit');
+    const { client, token } = await admin();
+    const hooksKey = await client.call<{ key: string }>('POST', '/v1/api-keys', {
+      token,
+      body: { name: 'hooks', scopes: ['webhooks:manage'] },
+    });
+    const auditKey = await client.call<{ key: string }>('POST', '/v1/api-keys', {
+      token,
+      body: { name: 'siem', scopes: ['audit:read'] },
+    });
+    const today = new Date().toISOString().slice(0, 10);
+    for (const path of [
+      '/v1/audit/events',
+      `/v1/audit/stats/daily?from=${today}T00:00:00Z&to=${today}T23:59:59Z`,
+      '/v1/audit/stats/failed-logins',
+    ]) {
+      expect((await client.call('GET', path, { token: user.tokens.access_token })).status, path).toBe(403);
+      expect((await client.call('GET', path, { token: hooksKey.body.key })).status, path).toBe(403);
+      expect((await client.call('GET', path, { token: auditKey.body.key })).status, path).toBe(200);
+    }
+  });
+});

@@ -1,0 +1,168 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { dailyStats, failedLoginStats, listAuditEvents } from '../../audit/queries.js';
+import type { AuthDeps } from '../../auth/context.js';
+import type { ClickHouseClient } from '../../clickhouse/client.js';
+import type { App } from '../app.js';
+import { requireAdminOrScope, requireAuth } from '../middleware/auth.js';
+import { problems } from '../problem.js';
+
+const AuditEventSchema = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    occurred_at: z.iso.datetime(),
+    user_id: z.string().nullable(),
+    actor: z.object({ type: z.string(), id: z.string().nullable() }),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
+    request_id: z.string().nullable(),
+    data: z.unknown(),
+  })
+  .openapi('AuditEvent');
+const AuditPage = z
+  .object({ items: z.array(AuditEventSchema), next_cursor: z.string().nullable() })
+  .openapi('AuditPage');
+
+const Limit = z.coerce.number().int().min(1).max(500).default(50);
+const Cursor = z.string().max(200).optional().openapi({ description: '`next_cursor` of the previous page.' });
+const Time = z.iso.datetime({ offset: true });
+const EventsQuery = z.object({
+  limit: Limit,
+  cursor: Cursor,
+  user_id: z.uuid().optional(),
+  type: z
+    .string()
+    .regex(/^(\*|[a-z]+(\.[a-z_]+)*(\.\*)?)$/, 'must be an event type or a wildcard such as user.*')
+    .optional(),
+  ip: z
+    .string()
+    .regex(/^[0-9A-Fa-f:.]{2,45}$/, 'must be an IP address')
+    .optional(),
+  from: Time.optional(),
+  to: Time.optional(),
+});
+const DailyQuery = z
+  .object({ from: Time, to: Time })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: 'must be after from', path: ['to'] })
+  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= 366 * 86_400_000, {
+    message: 'at most 366 days after from',
+    path: ['to'],
+  });
+const windowPattern = /^(\d+)(m|h|d)$/;
+const FailedQuery = z.object({
+  window: z
+    .string()
+    .regex(windowPattern, 'must be a duration such as 15m, 1h or 7d')
+    .refine((value) => {
+      const [, amount, unit] = windowPattern.exec(value) ?? [];
+      const seconds = Number(amount) * ({ m: 60, h: 3_600, d: 86_400 }[unit as 'm' | 'h' | 'd'] ?? 0);
+      return seconds > 0 && seconds <= 31 * 86_400;
+    }, 'must be between 1m and 31d')
+    .default('1h'),
+});
+const toSeconds = (value: string) => {
+  const [, amount, unit] = windowPattern.exec(value) ?? [];
+  return Number(amount) * ({ m: 60, h: 3_600, d: 86_400 }[unit as 'm' | 'h' | 'd'] ?? 0);
+};
+
+const ok = <T>(description: string, schema: T) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export function registerAuditRoutes(
+  app: App,
+  auth: AuthDeps,
+  clickhouse: ClickHouseClient,
+  database: string,
+): void {
+  const guarded = {
+    security: [{ bearer: [] }],
+    middleware: [requireAdminOrScope(auth, 'audit:read')],
+    tags: ['audit'],
+  };
+
+  app.openapi(
+    createRoute({
+      ...guarded,
+      method: 'get',
+      path: '/v1/audit/events',
+      summary: 'The audit log, newest first: by user, type (exact or `user.*`), IP and time range.',
+      request: { query: EventsQuery },
+      responses: { 200: ok('A page of events.', AuditPage), ...problems(400, 401, 403) },
+    }),
+    async (c) => c.json(await listAuditEvents(clickhouse, database, c.req.valid('query')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/me/activity',
+      tags: ['me'],
+      security: [{ bearer: [] }],
+      middleware: [requireAuth(auth)],
+      summary: "The caller's own trail: logins, failed logins on the account, changes, sessions revoked.",
+      request: { query: EventsQuery.pick({ limit: true, cursor: true, type: true, from: true, to: true }) },
+      responses: { 200: ok('A page of events.', AuditPage), ...problems(400, 401) },
+    }),
+    async (c) =>
+      c.json(
+        await listAuditEvents(clickhouse, database, {
+          ...c.req.valid('query'),
+          user_id: c.get('caller').userId,
+        }),
+        200,
+      ),
+  );
+
+  app.openapi(
+    createRoute({
+      ...guarded,
+      method: 'get',
+      path: '/v1/audit/stats/daily',
+      summary: 'Per UTC day: registrations, successful logins, failed logins, distinct active users.',
+      request: { query: DailyQuery },
+      responses: {
+        200: ok(
+          'Days in [from, to).',
+          z.object({
+            days: z.array(
+              z.object({
+                day: z.string(),
+                registrations: z.number().int(),
+                logins: z.number().int(),
+                failed_logins: z.number().int(),
+                active_users: z.number().int(),
+              }),
+            ),
+          }),
+        ),
+        ...problems(400, 401, 403),
+      },
+    }),
+    async (c) => c.json(await dailyStats(clickhouse, database, c.req.valid('query')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      ...guarded,
+      method: 'get',
+      path: '/v1/audit/stats/failed-logins',
+      summary: 'Top IPs and top targeted accounts by failed logins over a window (default 1h).',
+      request: { query: FailedQuery },
+      responses: {
+        200: ok(
+          'Top IPs and accounts.',
+          z.object({
+            window_seconds: z.number().int(),
+            top_ips: z.array(z.record(z.string(), z.unknown())),
+            top_accounts: z.array(z.record(z.string(), z.unknown())),
+          }),
+        ),
+        ...problems(400, 401, 403),
+      },
+    }),
+    async (c) =>
+      c.json(await failedLoginStats(clickhouse, database, toSeconds(c.req.valid('query').window)), 200),
+  );
+}
