@@ -244,6 +244,18 @@ export const auditEnv = {
     .default(200)
     .describe('…or when the oldest buffered event has waited this long.'),
   AUDIT_RETENTION_DAYS: int(1, 36_500).default(365).describe('Audit rows older than this are deleted.'),
+  AUDIT_STUFFING_FAILURES: int(2, 100_000)
+    .default(10)
+    .describe('Credential stuffing: at least this many failed logins on one account…'),
+  AUDIT_STUFFING_IPS: int(1, 10_000).default(3).describe('…from at least this many distinct IPs…'),
+  AUDIT_WINDOW_SECONDS: int(10, 86_400)
+    .default(600)
+    .describe('…within this window (also the window of failures before a login from a new IP).'),
+  AUDIT_NEW_IP_AFTER_FAILURES: int(1, 10_000)
+    .default(3)
+    .describe(
+      'A login from an IP never seen for the user, after at least this many failures in the window, is an alert.',
+    ),
   AUDIT_TRUNCATE_IP: bool()
     .default(false)
     .describe('Store IP addresses truncated (IPv4 to /24, IPv6 to /48) in the audit log.'),

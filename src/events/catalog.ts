@@ -114,6 +114,23 @@ export const eventCatalog = {
       failing_since: z.iso.datetime().nullable().describe('Since when deliveries had been failing.'),
     }),
   },
+  'security.alert': {
+    topic: topics.platformEvents,
+    description:
+      'The audit worker saw suspicious activity: many failed logins on one account from several IPs (credential stuffing), or a login from an IP never seen for the user right after failures.',
+    data: z.object({
+      kind: z.enum(['credential_stuffing', 'new_ip_after_failures']),
+      email: z.string().describe('The account concerned.'),
+      evidence: z
+        .object({
+          failures: z.number().int().describe('Failed logins in the window.'),
+          ips: z.number().int().describe('Distinct IPs they came from.'),
+          window_seconds: z.number().int(),
+          ip: z.string().optional().describe('For new_ip_after_failures: the new IP.'),
+        })
+        .strict(),
+    }),
+  },
 } as const satisfies Record<string, { topic: TopicName; description: string; data: z.ZodObject }>;
 
 export type EventType = keyof typeof eventCatalog;

@@ -1,4 +1,5 @@
 import { registerApiRoutes } from '../api/routes.js';
+import { createDetector } from '../audit/detector.js';
 import { AuditWorker } from '../audit/worker.js';
 import { adminBootstrapComponent } from '../auth/bootstrap-admin.js';
 import { createAuthDeps } from '../auth/context.js';
@@ -119,8 +120,21 @@ export function auditPlan(deps: Dependencies): ProcessPlan {
         batchSize: config.AUDIT_BATCH_SIZE,
         flushMs: config.AUDIT_FLUSH_MS,
         truncateIp: config.AUDIT_TRUNCATE_IP,
+        retentionDays: config.AUDIT_RETENTION_DAYS,
         logger: deps.logger.child({ component: 'audit' }),
         registry: deps.metrics.registry,
+        afterInsert: createDetector({
+          clickhouse: deps.clickhouse,
+          database: config.AUDIT_DATABASE,
+          sql: deps.sql,
+          redis: deps.redis,
+          logger: deps.logger.child({ component: 'audit-detector' }),
+          registry: deps.metrics.registry,
+          stuffingFailures: config.AUDIT_STUFFING_FAILURES,
+          stuffingIps: config.AUDIT_STUFFING_IPS,
+          windowSeconds: config.AUDIT_WINDOW_SECONDS,
+          newIpAfterFailures: config.AUDIT_NEW_IP_AFTER_FAILURES,
+        }),
       }),
     ],
     checks: {

@@ -22,6 +22,7 @@ describe('the event catalogue', () => {
       'user.role.changed': 'user-changes',
       'webhook.test': 'platform-events',
       'webhook.subscription.disabled': 'platform-events',
+      'security.alert': 'platform-events',
     });
   });
 
