@@ -7,6 +7,7 @@ import { createOutboxMetrics } from '../events/metrics.js';
 import { OutboxRelay } from '../events/relay.js';
 import { allTopics } from '../events/topics.js';
 import type { App } from '../http/app.js';
+import { registerConsumerLag } from '../kafka/lag.js';
 import { createRedis } from '../redis.js';
 import { webhookDeps } from '../webhooks/context.js';
 import { DeliveryWorker } from '../webhooks/delivery-worker.js';
@@ -49,6 +50,7 @@ export function relayPlan(deps: Dependencies): ProcessPlan {
 export function fanoutPlan(deps: Dependencies): ProcessPlan {
   const hooks = webhookDeps(deps);
   const logger = deps.logger.child({ component: 'fanout' });
+  registerConsumerLag(deps, deps.config.FANOUT_GROUP_ID, allTopics);
   return {
     components: [
       new FanoutWorker(deps.kafka, {
@@ -109,6 +111,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
 /** The audit worker: event topics → ClickHouse, and the detection of suspicious activity. */
 export function auditPlan(deps: Dependencies): ProcessPlan {
   const { config } = deps;
+  registerConsumerLag(deps, config.AUDIT_GROUP_ID, allTopics);
   return {
     components: [
       new AuditWorker({

@@ -88,6 +88,14 @@ describe('the audit worker', () => {
     }
   });
 
+  it('exports its consumer lag per topic and partition', async () => {
+    const text = await (await fetch(`${platform.baseUrl}/metrics`)).text();
+    expect(text).toMatch(
+      /hookline_kafka_consumer_lag\{[^}]*group="hookline-audit"[^}]*topic="auth-events"[^}]*partition="0"/,
+    );
+    expect(text).toContain('hookline_audit_rows_inserted_total');
+  });
+
   it('collapses a redelivered event: queries see it once', async () => {
     const user = await signedUpUser(platform.baseUrl, 'redelivered');
     const [row] = await rowsOf([user.id], 2);
@@ -204,7 +212,9 @@ describe('the audit API', () => {
       top_ips: { ip: string; failures: number }[];
       top_accounts: { email: string; failures: number; ips: number }[];
     };
-    const stats = await client.call<Stats>('GET', '/v1/audit/stats/failed-logins?window=1h', { token });
+    const stats = await client.call<Stats>('GET', '/v1/audit/stats/failed-logins?window=1m&limit=100', {
+      token,
+    });
     expect(stats.status).toBe(200);
     expect(stats.body.top_ips.find((row) => row.ip === attacker.ip)).toMatchObject({ failures: 3 });
     expect(stats.body.top_accounts.find((row) => row.email === user.email)).toMatchObject({

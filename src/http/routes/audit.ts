@@ -59,6 +59,7 @@ const FailedQuery = z.object({
       return seconds > 0 && seconds <= 31 * 86_400;
     }, 'must be between 1m and 31d')
     .default('1h'),
+  limit: z.coerce.number().int().min(1).max(100).default(10),
 });
 const toSeconds = (value: string) => {
   const [, amount, unit] = windowPattern.exec(value) ?? [];
