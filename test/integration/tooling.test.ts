@@ -37,3 +37,24 @@ describe('Prometheus configuration', () => {
     },
   );
 });
+
+describe('Prometheus alert rules', () => {
+  it('pass promtool check rules', async () => {
+    const { stdout } = await run('promtool', ['check', 'rules', 'prometheus/alerts.yml'], { cwd: root });
+    expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  it('pass their unit tests (promtool test rules), each alert firing and not firing', async () => {
+    const { stdout, stderr } = await run('promtool', ['test', 'rules', 'alerts.test.yml'], {
+      cwd: `${root}/prometheus`,
+    });
+    expect(`${stdout}${stderr}`).toContain('SUCCESS');
+    const tests = readFileSync(`${root}/prometheus/alerts.test.yml`, 'utf8');
+    const rules = readFileSync(`${root}/prometheus/alerts.yml`, 'utf8');
+    for (const [, name] of rules.matchAll(/- alert: (\w+)/g)) {
+      expect(tests.match(new RegExp(`alertname: ${name}\\b`, 'g'))?.length ?? 0, name).toBeGreaterThanOrEqual(
+        2,
+      );
+    }
+  });
+});
