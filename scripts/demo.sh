@@ -22,6 +22,8 @@ export ADMIN_EMAIL="${ADMIN_EMAIL:-admin@hookline.local}"
 export ADMIN_PASSWORD="${ADMIN_PASSWORD:-hookline-demo-admin}"
 export WEBHOOK_ALLOW_HTTP="${WEBHOOK_ALLOW_HTTP:-true}"
 export WEBHOOK_ALLOWED_CIDRS="${WEBHOOK_ALLOWED_CIDRS:-127.0.0.0/8}"
+# Every demo request comes from 127.0.0.1: room for many runs within one limit window.
+export REGISTER_MAX_PER_IP="${REGISTER_MAX_PER_IP:-1000}"
 export JWT_SECRET="${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')}"
 node --import tsx workers/all.ts >>"$platform_log" 2>&1 &
 platform=$!

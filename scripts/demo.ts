@@ -92,6 +92,10 @@ const password = 'demo-passphrase-for-hookline';
 step(`A user registers and signs in on two devices (${email})`);
 const registered = await call('POST', '/v1/auth/register', { email, password, name: 'Demo User' });
 show('POST /v1/auth/register', registered.status, registered.body);
+if (registered.status !== 201) {
+  console.error('registration failed; the demo cannot go on (see the answer above)');
+  process.exit(1);
+}
 const laptop = await call('POST', '/v1/auth/login', { email, password });
 show('POST /v1/auth/login (laptop)', laptop.status, {
   ...laptop.body,
