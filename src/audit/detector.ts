@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '../clickhouse/client.js';
+import { chLiteral } from '../clickhouse/sql.js';
 import type { Sql } from '../db/client.js';
 import type { Envelope } from '../events/catalog.js';
 import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
@@ -19,8 +20,6 @@ export interface DetectorOptions {
   windowSeconds: number;
   newIpAfterFailures: number;
 }
-
-const literal = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
  * Looks at each stored batch for suspicious activity, against the audit log in ClickHouse:
@@ -83,7 +82,7 @@ export function createDetector(options: DetectorOptions) {
     for (const [email, userId] of failedEmails) {
       const row = await scalar(
         `SELECT count() AS failures, uniqExact(ip) AS ips FROM ${table} FINAL
-         WHERE type = 'user.login.failed' AND email = ${literal(email)} AND occurred_at >= now() - ${options.windowSeconds}`,
+         WHERE type = 'user.login.failed' AND email = ${chLiteral(email)} AND occurred_at >= now() - ${options.windowSeconds}`,
       );
       const failures = Number(row.failures ?? 0);
       const ips = Number(row.ips ?? 0);
@@ -98,10 +97,10 @@ export function createDetector(options: DetectorOptions) {
       const at = Date.parse(event.occurred_at);
       const since = at - options.windowSeconds * 1_000;
       const row = await scalar(
-        `SELECT countIf(type = 'user.login' AND ip = ${literal(event.ip)} AND occurred_ms < ${at}) AS seen,
+        `SELECT countIf(type = 'user.login' AND ip = ${chLiteral(event.ip)} AND occurred_ms < ${at}) AS seen,
            countIf(type = 'user.login.failed' AND occurred_ms >= ${since} AND occurred_ms < ${at}) AS failures,
            uniqExactIf(ip, type = 'user.login.failed' AND occurred_ms >= ${since} AND occurred_ms < ${at}) AS ips
-         FROM ${table} FINAL WHERE user_id = ${literal(event.user_id)}`,
+         FROM ${table} FINAL WHERE user_id = ${chLiteral(event.user_id)}`,
       );
       const failures = Number(row.failures ?? 0);
       if (Number(row.seen ?? 0) === 0 && failures >= options.newIpAfterFailures) {

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '../clickhouse/client.js';
+import { chLiteral } from '../clickhouse/sql.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -18,9 +19,8 @@ async function read<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-const literal = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const dateTime = (iso: string) =>
-  `toDateTime(${literal(new Date(iso).toISOString().slice(0, 19).replace('T', ' '))})`;
+  `toDateTime(${chLiteral(new Date(iso).toISOString().slice(0, 19).replace('T', ' '))})`;
 
 export interface AuditEventView {
   id: string;
@@ -84,20 +84,20 @@ export interface AuditQuery {
 export function listAuditEvents(client: ClickHouseClient, db: string, query: AuditQuery) {
   return read(async () => {
     const where: string[] = [];
-    if (query.user_id) where.push(`user_id = ${literal(query.user_id)}`);
+    if (query.user_id) where.push(`user_id = ${chLiteral(query.user_id)}`);
     if (query.type) {
       where.push(
         query.type.endsWith('.*')
-          ? `type LIKE ${literal(`${query.type.slice(0, -1).replace(/[%_]/g, '\\$&')}%`)}`
-          : `type = ${literal(query.type)}`,
+          ? `type LIKE ${chLiteral(`${query.type.slice(0, -1).replace(/[%_]/g, '\\$&')}%`)}`
+          : `type = ${chLiteral(query.type)}`,
       );
     }
-    if (query.ip) where.push(`ip = ${literal(query.ip)}`);
+    if (query.ip) where.push(`ip = ${chLiteral(query.ip)}`);
     if (query.from) where.push(`occurred_at >= ${dateTime(query.from)}`);
     if (query.to) where.push(`occurred_at < ${dateTime(query.to)}`);
     if (query.cursor) {
       const { ms, id } = decodeCursor(query.cursor);
-      where.push(`(occurred_ms < ${ms} OR (occurred_ms = ${ms} AND event_id < ${literal(id)}))`);
+      where.push(`(occurred_ms < ${ms} OR (occurred_ms = ${ms} AND event_id < ${chLiteral(id)}))`);
     }
     const result = await client.query({
       query: `SELECT event_id, type, occurred_ms, user_id, actor_type, actor_id, ip, user_agent, request_id, data

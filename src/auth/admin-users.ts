@@ -1,4 +1,5 @@
 import { and, count, desc, eq, ilike, lt, sql } from 'drizzle-orm';
+import { escapeLike } from '../db/like.js';
 import { roles, users } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
 import type { Actor } from '../events/catalog.js';
@@ -6,9 +7,6 @@ import { buildEvent, type RequestMeta } from '../events/envelope.js';
 import { enqueueEvents } from '../events/outbox.js';
 import type { AuthDeps } from './context.js';
 import { type PublicUser, publicUser } from './model.js';
-
-/** Escapes LIKE wildcards so a filter matches them literally. */
-const escapeLike = (value: string) => value.replace(/[\\%_]/g, (char) => `\\${char}`);
 
 /** Users, newest first, by keyset pagination on the time-ordered id; `email` filters by substring. */
 export async function listUsers(

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { escapeLike } from '../db/like.js';
 import { AppError, type FieldError } from '../errors.js';
 import type { Actor } from '../events/catalog.js';
 import { eventTypes } from '../events/catalog.js';
@@ -177,7 +178,7 @@ export async function listSubscriptions(
     WHERE true
       ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
       ${query.enabled !== undefined ? sql`AND enabled = ${query.enabled}` : sql``}
-      ${query.url ? sql`AND url ILIKE ${`%${query.url.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : sql``}
+      ${query.url ? sql`AND url ILIKE ${`%${escapeLike(query.url)}%`}` : sql``}
     ORDER BY id DESC`;
   const matching = query.event_type
     ? rows.filter((row) => row.event_types.some((f) => filterMatches(f, query.event_type ?? '')))

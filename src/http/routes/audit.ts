@@ -4,6 +4,7 @@ import type { AuthDeps } from '../../auth/context.js';
 import type { ClickHouseClient } from '../../clickhouse/client.js';
 import type { App } from '../app.js';
 import { requireAdminOrScope, requireAuth } from '../middleware/auth.js';
+import { jsonBody, jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
 
 const AuditEventSchema = z
@@ -49,26 +50,20 @@ const DailyQuery = z
     path: ['to'],
   });
 const windowPattern = /^(\d+)(m|h|d)$/;
+const toSeconds = (value: string) => {
+  const [, amount, unit] = windowPattern.exec(value) ?? [];
+  return Number(amount) * ({ m: 60, h: 3_600, d: 86_400 }[unit as 'm' | 'h' | 'd'] ?? 0);
+};
 const FailedQuery = z.object({
   window: z
     .string()
     .regex(windowPattern, 'must be a duration such as 15m, 1h or 7d')
     .refine((value) => {
-      const [, amount, unit] = windowPattern.exec(value) ?? [];
-      const seconds = Number(amount) * ({ m: 60, h: 3_600, d: 86_400 }[unit as 'm' | 'h' | 'd'] ?? 0);
+      const seconds = toSeconds(value);
       return seconds > 0 && seconds <= 31 * 86_400;
     }, 'must be between 1m and 31d')
     .default('1h'),
   limit: z.coerce.number().int().min(1).max(100).default(10),
-});
-const toSeconds = (value: string) => {
-  const [, amount, unit] = windowPattern.exec(value) ?? [];
-  return Number(amount) * ({ m: 60, h: 3_600, d: 86_400 }[unit as 'm' | 'h' | 'd'] ?? 0);
-};
-
-const ok = <T>(description: string, schema: T) => ({
-  description,
-  content: { 'application/json': { schema } },
 });
 
 export function registerAuditRoutes(
@@ -90,7 +85,7 @@ export function registerAuditRoutes(
       path: '/v1/audit/events',
       summary: 'The audit log, newest first: by user, type (exact or `user.*`), IP and time range.',
       request: { query: EventsQuery },
-      responses: { 200: ok('A page of events.', AuditPage), ...problems(400, 401, 403) },
+      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 403) },
     }),
     async (c) => c.json(await listAuditEvents(clickhouse, database, c.req.valid('query')), 200),
   );
@@ -104,7 +99,7 @@ export function registerAuditRoutes(
       middleware: [requireAuth(auth)],
       summary: "The caller's own trail: logins, failed logins on the account, changes, sessions revoked.",
       request: { query: EventsQuery.pick({ limit: true, cursor: true, type: true, from: true, to: true }) },
-      responses: { 200: ok('A page of events.', AuditPage), ...problems(400, 401) },
+      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401) },
     }),
     async (c) =>
       c.json(
@@ -124,7 +119,7 @@ export function registerAuditRoutes(
       summary: 'Per UTC day: registrations, successful logins, failed logins, distinct active users.',
       request: { query: DailyQuery },
       responses: {
-        200: ok(
+        200: jsonResponse(
           'Days in [from, to).',
           z.object({
             days: z.array(
@@ -152,7 +147,7 @@ export function registerAuditRoutes(
       summary: 'Top IPs and top targeted accounts by failed logins over a window (default 1h).',
       request: { query: FailedQuery },
       responses: {
-        200: ok(
+        200: jsonResponse(
           'Top IPs and accounts.',
           z.object({
             window_seconds: z.number().int(),

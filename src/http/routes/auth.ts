@@ -6,10 +6,9 @@ import { refresh } from '../../auth/refresh.js';
 import { register } from '../../auth/register.js';
 import type { App } from '../app.js';
 import { requestMeta, requireAuth } from '../middleware/auth.js';
+import { jsonBody } from '../openapi.js';
 import { problems } from '../problem.js';
 import { LoginBody, RefreshBody, RegisterBody, TokenPairSchema, UserSchema } from '../schemas/auth.js';
-
-const json = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 export function registerAuthRoutes(app: App, deps: AuthDeps): void {
   const trust = deps.config.TRUST_PROXY_HOPS;
@@ -20,7 +19,7 @@ export function registerAuthRoutes(app: App, deps: AuthDeps): void {
       path: '/v1/auth/register',
       tags: ['auth'],
       summary: 'Register a user (event: user.registered).',
-      request: { body: json(RegisterBody) },
+      request: { body: jsonBody(RegisterBody) },
       responses: {
         201: { description: 'Registered.', content: { 'application/json': { schema: UserSchema } } },
         ...problems(400, 409, 413, 415),
@@ -39,7 +38,7 @@ export function registerAuthRoutes(app: App, deps: AuthDeps): void {
       path: '/v1/auth/login',
       tags: ['auth'],
       summary: 'Sign in with email and password; creates a session (events: user.login, user.login.failed).',
-      request: { body: json(LoginBody) },
+      request: { body: jsonBody(LoginBody) },
       responses: {
         200: { description: 'Signed in.', content: { 'application/json': { schema: TokenPairSchema } } },
         ...problems(400, 401, 429),
@@ -57,7 +56,7 @@ export function registerAuthRoutes(app: App, deps: AuthDeps): void {
         'Exchange a refresh token for new tokens; the refresh token rotates (event: user.token.refreshed).',
       description:
         'Presenting an already-used refresh token revokes its session (event: user.session.revoked, reason refresh_token_reuse).',
-      request: { body: json(RefreshBody) },
+      request: { body: jsonBody(RefreshBody) },
       responses: {
         200: { description: 'New tokens.', content: { 'application/json': { schema: TokenPairSchema } } },
         ...problems(400, 401),

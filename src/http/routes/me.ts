@@ -4,10 +4,9 @@ import type { AuthDeps } from '../../auth/context.js';
 import { listSessions, revokeUserSessions } from '../../auth/session-management.js';
 import type { App } from '../app.js';
 import { requestMeta, requireAuth } from '../middleware/auth.js';
+import { jsonBody } from '../openapi.js';
 import { problems } from '../problem.js';
 import { IdParam, PasswordChangeBody, ProfileBody, SessionSchema, UserSchema } from '../schemas/auth.js';
-
-const json = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 export function registerMeRoutes(app: App, deps: AuthDeps): void {
   const trust = deps.config.TRUST_PROXY_HOPS;
@@ -33,7 +32,7 @@ export function registerMeRoutes(app: App, deps: AuthDeps): void {
       method: 'patch',
       path: '/v1/me',
       summary: 'Update profile fields (event: user.profile.updated, with old and new values).',
-      request: { body: json(ProfileBody) },
+      request: { body: jsonBody(ProfileBody) },
       responses: {
         200: { description: 'The updated user.', content: { 'application/json': { schema: UserSchema } } },
         ...problems(400, 401),
@@ -49,7 +48,7 @@ export function registerMeRoutes(app: App, deps: AuthDeps): void {
       method: 'post',
       path: '/v1/me/password',
       summary: 'Change the password; every other session is revoked (event: user.password.changed).',
-      request: { body: json(PasswordChangeBody) },
+      request: { body: jsonBody(PasswordChangeBody) },
       responses: { 204: { description: 'Changed.' }, ...problems(400, 401) },
     }),
     async (c) => {

@@ -13,6 +13,7 @@ import {
 } from '../../webhooks/subscriptions.js';
 import type { App } from '../app.js';
 import { actorOf, requireAdminOrScope } from '../middleware/auth.js';
+import { jsonBody, jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
 import { IdParam, noNul } from '../schemas/auth.js';
 
@@ -123,12 +124,6 @@ const RecoverBody = z
   .object({ since: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }).optional() })
   .openapi('RecoverRequest');
 
-const json = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
-const ok = <T>(description: string, schema: T) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
 export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDeps): void {
   const guarded = {
     security: [{ bearer: [] }],
@@ -143,8 +138,8 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       method: 'post',
       path: base,
       summary: 'Subscribe a URL to event types; answers with the signing secret.',
-      request: { body: json(CreateBody) },
-      responses: { 201: ok('Created.', SubscriptionWithSecret), ...problems(400, 401, 403) },
+      request: { body: jsonBody(CreateBody) },
+      responses: { 201: jsonResponse('Created.', SubscriptionWithSecret), ...problems(400, 401, 403) },
     }),
     async (c) => c.json(await createSubscription(hooks, c.req.valid('json')), 201),
   );
@@ -156,7 +151,7 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       summary: 'Subscriptions, newest first, filterable.',
       request: { query: SubscriptionQuery },
       responses: {
-        200: ok('A page of subscriptions.', page(SubscriptionSchema, 'SubscriptionPage')),
+        200: jsonResponse('A page of subscriptions.', page(SubscriptionSchema, 'SubscriptionPage')),
         ...problems(400, 401, 403),
       },
     }),
@@ -169,7 +164,10 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       path: `${base}/{id}`,
       summary: 'One subscription.',
       request: { params: IdParam },
-      responses: { 200: ok('The subscription.', SubscriptionSchema), ...problems(400, 401, 403, 404) },
+      responses: {
+        200: jsonResponse('The subscription.', SubscriptionSchema),
+        ...problems(400, 401, 403, 404),
+      },
     }),
     async (c) => c.json(await getSubscription(hooks, c.req.valid('param').id), 200),
   );
@@ -179,8 +177,11 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       method: 'patch',
       path: `${base}/{id}`,
       summary: 'Change a subscription.',
-      request: { params: IdParam, body: json(UpdateBody) },
-      responses: { 200: ok('The subscription.', SubscriptionSchema), ...problems(400, 401, 403, 404) },
+      request: { params: IdParam, body: jsonBody(UpdateBody) },
+      responses: {
+        200: jsonResponse('The subscription.', SubscriptionSchema),
+        ...problems(400, 401, 403, 404),
+      },
     }),
     async (c) => c.json(await updateSubscription(hooks, c.req.valid('param').id, c.req.valid('json')), 200),
   );
@@ -207,7 +208,7 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
         'Make a new signing secret; the old one keeps signing during the overlap (both signatures sent).',
       request: { params: IdParam },
       responses: {
-        200: ok('The subscription with its new secret.', SubscriptionWithSecret),
+        200: jsonResponse('The subscription with its new secret.', SubscriptionWithSecret),
         ...problems(400, 401, 403, 404),
       },
     }),
@@ -221,7 +222,7 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       summary: 'Send a `webhook.test` event to this subscription now.',
       request: { params: IdParam },
       responses: {
-        202: ok('Queued.', z.object({ event_id: z.uuid(), delivery_id: z.uuid() })),
+        202: jsonResponse('Queued.', z.object({ event_id: z.uuid(), delivery_id: z.uuid() })),
         ...problems(400, 401, 403, 404),
       },
     }),
@@ -234,7 +235,10 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       path: `${base}/{id}/enable`,
       summary: 'Enable a subscription again (after fixing its endpoint); clears the disabled reason.',
       request: { params: IdParam },
-      responses: { 200: ok('The subscription.', SubscriptionSchema), ...problems(400, 401, 403, 404) },
+      responses: {
+        200: jsonResponse('The subscription.', SubscriptionSchema),
+        ...problems(400, 401, 403, 404),
+      },
     }),
     async (c) => c.json(await updateSubscription(hooks, c.req.valid('param').id, { enabled: true }), 200),
   );
@@ -244,9 +248,9 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       method: 'post',
       path: `${base}/{id}/recover`,
       summary: 'Re-queue every dead delivery of this subscription created in [since, until).',
-      request: { params: IdParam, body: json(RecoverBody) },
+      request: { params: IdParam, body: jsonBody(RecoverBody) },
       responses: {
-        202: ok('Re-queued.', z.object({ recovered: z.number().int() })),
+        202: jsonResponse('Re-queued.', z.object({ recovered: z.number().int() })),
         ...problems(400, 401, 403, 404),
       },
     }),
@@ -261,7 +265,7 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       summary: 'Deliveries, newest first, by subscription, status, event type and time.',
       request: { query: DeliveryQuery },
       responses: {
-        200: ok('A page of deliveries.', page(DeliverySchema, 'DeliveryPage')),
+        200: jsonResponse('A page of deliveries.', page(DeliverySchema, 'DeliveryPage')),
         ...problems(400, 401, 403),
       },
     }),
@@ -274,7 +278,10 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       path: '/v1/webhooks/deliveries/{id}',
       summary: 'One delivery with every attempt.',
       request: { params: IdParam },
-      responses: { 200: ok('The delivery.', DeliveryWithAttempts), ...problems(400, 401, 403, 404) },
+      responses: {
+        200: jsonResponse('The delivery.', DeliveryWithAttempts),
+        ...problems(400, 401, 403, 404),
+      },
     }),
     async (c) => c.json(await getDelivery(hooks, c.req.valid('param').id), 200),
   );
@@ -285,7 +292,7 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
       path: '/v1/webhooks/deliveries/{id}/retry',
       summary: 'Send a delivery again now, whatever its status.',
       request: { params: IdParam },
-      responses: { 202: ok('Re-queued.', DeliveryWithAttempts), ...problems(400, 401, 403, 404) },
+      responses: { 202: jsonResponse('Re-queued.', DeliveryWithAttempts), ...problems(400, 401, 403, 404) },
     }),
     async (c) => c.json(await retryDelivery(hooks, c.req.valid('param').id), 202),
   );
