@@ -111,6 +111,81 @@ async function produce(count: number): Promise<void> {
   }
 }
 
+const SCRAPE_EVERY_MS = 250;
+
+/**
+ * Scrapes the processes' /metrics while the bench runs, as Prometheus would (more often): the round
+ * trip as a scraper sees it, and the process's own rendering time (hookline_metrics_scrape_duration_seconds).
+ */
+class Scraper {
+  private running = true;
+  private readonly timings = new Map<string, number[]>();
+  private readonly last = new Map<string, string>();
+
+  constructor(private readonly targets: Record<string, string>) {}
+
+  async run(): Promise<void> {
+    while (this.running) {
+      for (const [name, url] of Object.entries(this.targets)) {
+        const started = performance.now();
+        const text = await (await fetch(url)).text();
+        const took = performance.now() - started;
+        this.timings.set(name, [...(this.timings.get(name) ?? []), took]);
+        this.last.set(name, text);
+      }
+      await sleep(SCRAPE_EVERY_MS);
+    }
+  }
+
+  async stop(running: Promise<void>) {
+    this.running = false;
+    await running;
+    const value = (text: string, name: string, label = '') =>
+      Number(
+        text
+          .split('\n')
+          .find(
+            (line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(label),
+          )
+          ?.split(' ')
+          .at(-1) ?? Number.NaN,
+      );
+    const round = (ms: number) => Number(ms.toFixed(2));
+    return Object.fromEntries(
+      Object.keys(this.targets).map((name) => {
+        const sorted = [...(this.timings.get(name) ?? [])].sort((a, b) => a - b);
+        const at = (q: number) =>
+          round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+        const text = this.last.get(name) ?? '';
+        const renderSeconds =
+          value(text, 'hookline_metrics_scrape_duration_seconds_sum') /
+          value(text, 'hookline_metrics_scrape_duration_seconds_count');
+        return [
+          name,
+          {
+            scrapes: sorted.length,
+            series: text.split('\n').filter((line) => line && !line.startsWith('#')).length,
+            render_mean_ms: round(renderSeconds * 1_000),
+            render_cpu_mean_ms: round(
+              (value(text, 'hookline_metrics_scrape_cpu_seconds_total') * 1_000) /
+                value(text, 'hookline_metrics_scrape_duration_seconds_count'),
+            ),
+            render_within_5ms: Number(
+              (
+                value(text, 'hookline_metrics_scrape_duration_seconds_bucket', 'le="0.005"') /
+                value(text, 'hookline_metrics_scrape_duration_seconds_count')
+              ).toFixed(4),
+            ),
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: round(sorted.at(-1) ?? 0),
+          },
+        ];
+      }),
+    );
+  }
+}
+
 type Stats = {
   received: number;
   distinct: number;
@@ -159,8 +234,15 @@ async function main() {
     PORT: '0',
   };
   const isReady = (line: string) => line.includes('"process ready"');
-  const fanout = (await start(['workers/fanout.ts'], env, isReady)).child;
-  const delivery = (await start(['workers/delivery.ts'], env, isReady)).child;
+  const portOf = (line: string) => (JSON.parse(line) as { port: number }).port;
+  const fanoutStarted = await start(['workers/fanout.ts'], env, isReady);
+  const deliveryStarted = await start(['workers/delivery.ts'], env, isReady);
+  const fanout = fanoutStarted.child;
+  const delivery = deliveryStarted.child;
+  const scraper = new Scraper({
+    fanout: `http://127.0.0.1:${portOf(fanoutStarted.line)}/metrics`,
+    delivery: `http://127.0.0.1:${portOf(deliveryStarted.line)}/metrics`,
+  });
   const processes = {
     fanout: () => cpuSeconds(fanout.pid),
     delivery: () => cpuSeconds(delivery.pid),
@@ -195,7 +277,10 @@ async function main() {
   await waitFor(500, 60_000);
   await stats(true);
 
-  say(`throughput: ${THROUGHPUT_EVENTS} events as fast as they go`);
+  say(
+    `throughput: ${THROUGHPUT_EVENTS} events as fast as they go (scraping /metrics every ${SCRAPE_EVERY_MS} ms)`,
+  );
+  const scraping = scraper.run();
   let cpuBefore = cpuSnapshot();
   const started = Date.now();
   await produce(THROUGHPUT_EVENTS);
@@ -222,10 +307,16 @@ async function main() {
     await produce(Math.min(perTick, total - sent));
   }
   const latency = await waitFor(total, 120_000);
+  const scrapes = await scraper.stop(scraping);
   const latencyCpu = cpuSince(cpuBefore);
   say(
     `${latency.distinct} delivered; end-to-end p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms`,
   );
+  for (const [name, figures] of Object.entries(scrapes)) {
+    say(
+      `/metrics of ${name} under load: ${figures.series} series; rendering ${figures.render_mean_ms} ms on average (${figures.render_cpu_mean_ms} ms of CPU), ${(figures.render_within_5ms * 100).toFixed(1)} % within 5 ms; round trip p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (${figures.scrapes} scrapes)`,
+    );
+  }
 
   const result = {
     at: new Date().toISOString(),
@@ -246,7 +337,8 @@ async function main() {
       duplicates: latency.duplicates,
       cpu_seconds: latencyCpu,
     },
-    targets: { deliveries_per_second: 3_000, p99_ms_at_1000_per_second: 100 },
+    metrics_scrape: scrapes,
+    targets: { deliveries_per_second: 3_000, p99_ms_at_1000_per_second: 100, scrape_ms: 5 },
   };
   mkdirSync('.bench', { recursive: true });
   writeFileSync('.bench/latest.json', `${JSON.stringify(result, null, 2)}\n`);

@@ -84,6 +84,16 @@ const subscription = await call(
 show('POST /v1/webhooks/subscriptions', subscription.status, { ...subscription.body, secret: 'whsec_…' });
 if (subscription.status !== 201) process.exit(1);
 secret = String(subscription.body.secret);
+// The receiver lives only as long as this script: never leave its subscription behind (its deliveries
+// would retry against a closed port for days), whichever way the demo ends.
+const removeSubscription = () =>
+  call('DELETE', `/v1/webhooks/subscriptions/${String(subscription.body.id)}`, undefined, adminToken);
+const stop = async (code: number) => {
+  await removeSubscription().catch(() => {});
+  receiver.close();
+  process.exit(code);
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(130));
 await new Promise((resolve) => setTimeout(resolve, 300));
 
 const email = `demo-${Date.now().toString(36)}@example.com`;
@@ -94,7 +104,7 @@ const registered = await call('POST', '/v1/auth/register', { email, password, na
 show('POST /v1/auth/register', registered.status, registered.body);
 if (registered.status !== 201) {
   console.error('registration failed; the demo cannot go on (see the answer above)');
-  process.exit(1);
+  await stop(1);
 }
 const laptop = await call('POST', '/v1/auth/login', { email, password });
 show('POST /v1/auth/login (laptop)', laptop.status, {
@@ -167,6 +177,9 @@ await new Promise<void>((resolve, reject) => {
       }
     },
   });
+}).catch(async (error: Error) => {
+  console.error(error.message);
+  await stop(1);
 });
 await consumer.disconnect();
 
@@ -174,9 +187,7 @@ step('The receiver got each of them as a signed webhook');
 for (let i = 0; i < 100 && received.length < expected; i++)
   await new Promise((resolve) => setTimeout(resolve, 100));
 console.log(`${received.length} verified webhooks: ${received.join(', ')}`);
-await call('DELETE', `/v1/webhooks/subscriptions/${String(subscription.body.id)}`, undefined, adminToken);
-receiver.close();
-if (received.length < expected) process.exit(1);
+await stop(received.length < expected ? 1 : 0);
 
 step('Prometheus scrapes the platform (waiting for its first scrape)');
 type Target = { scrapeUrl: string; health: string };

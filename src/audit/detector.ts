@@ -4,9 +4,11 @@ import type { ClickHouseClient } from '../clickhouse/client.js';
 import { chLiteral } from '../clickhouse/sql.js';
 import type { Sql } from '../db/client.js';
 import type { Envelope } from '../events/catalog.js';
+import { securityAlertKinds } from '../events/catalog.js';
 import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
 import { enqueueEventsSql } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
+import { zeroed } from '../metrics/labels.js';
 
 export interface DetectorOptions {
   clickhouse: ClickHouseClient;
@@ -31,12 +33,16 @@ export interface DetectorOptions {
  * other event: Kafka, webhooks, audit), at most once per account, kind and window (a Redis key).
  */
 export function createDetector(options: DetectorOptions) {
-  const alerts = new Counter({
-    name: 'hookline_audit_security_alerts_total',
-    help: 'Security alerts raised by the audit worker, by kind.',
-    labelNames: ['kind'] as const,
-    registers: [options.registry],
-  });
+  const alerts = zeroed(
+    new Counter({
+      name: 'hookline_audit_security_alerts_total',
+      help: `Security alerts raised by the audit worker, by kind (${securityAlertKinds.join(', ')}).`,
+      labelNames: ['kind'] as const,
+      registers: [options.registry],
+    }),
+    'kind',
+    securityAlertKinds,
+  );
   const table = `${options.database}.audit_events`;
   const scalar = async (query: string) => {
     const result = await options.clickhouse.query({ query, format: 'JSONEachRow' });
@@ -44,7 +50,7 @@ export function createDetector(options: DetectorOptions) {
   };
 
   async function raise(input: {
-    kind: 'credential_stuffing' | 'new_ip_after_failures';
+    kind: (typeof securityAlertKinds)[number];
     email: string;
     userId: string | null;
     evidence: { failures: number; ips: number; ip?: string };

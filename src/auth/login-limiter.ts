@@ -8,7 +8,8 @@ export interface LoginLimits {
   maxFailuresPerAccount: number;
 }
 
-export type LimitName = 'ip' | 'account_ip' | 'account';
+export const limitNames = ['ip', 'account_ip', 'account'] as const;
+export type LimitName = (typeof limitNames)[number];
 export type LimitDecision =
   | { allowed: true }
   | { allowed: false; limit: LimitName; retryAfterSeconds: number };

@@ -1,62 +1,80 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Sql } from '../db/client.js';
+import { revokeReasons } from '../events/catalog.js';
+import { zeroed } from '../metrics/labels.js';
+import { sampled } from '../metrics/sampled.js';
+import { limitNames } from './login-limiter.js';
 
 /**
- * Auth metrics. `hookline_auth_active_sessions` is read from PostgreSQL at scrape time (an indexed
- * count, cached for 5 s), so every API process reports the same, correct total: aggregate it with
- * `max`, not `sum`.
+ * Auth metrics. `hookline_auth_active_sessions` is read from PostgreSQL (an indexed count, refreshed
+ * in the background at most every 5 s, never on the scrape's path), so every API process reports the
+ * same, correct total: aggregate it with `max`, not `sum`.
  */
 export function createAuthMetrics(registry: Registry, sql: Sql) {
-  let cached: { at: number; value: Promise<number> } | undefined;
-  const activeSessions = () => {
-    if (!cached || Date.now() - cached.at > 5_000) {
-      const value = sql<{ n: string }[]>`
-        SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`.then(([row]) =>
-        Number(row?.n ?? 0),
-      );
-      cached = { at: Date.now(), value };
-      value.catch(() => {
-        cached = undefined;
-      });
-    }
-    return cached.value;
-  };
+  const activeSessions = sampled(
+    async () => {
+      const [row] = await sql<{ n: string }[]>`
+        SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`;
+      return Number(row?.n ?? 0);
+    },
+    { maxAgeMs: 5_000 },
+  );
   return {
-    failedLogins: new Counter({
-      name: 'hookline_auth_failed_logins_total',
-      help: 'Failed sign-ins, by reason (bad_credentials, locked).',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    logins: new Counter({
-      name: 'hookline_auth_logins_total',
-      help: 'Sign-in attempts by result (success, failure, locked).',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
+    failedLogins: zeroed(
+      new Counter({
+        name: 'hookline_auth_failed_logins_total',
+        help: 'Failed sign-ins, by reason (bad_credentials, locked).',
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      'reason',
+      ['bad_credentials', 'locked'],
+    ),
+    logins: zeroed(
+      new Counter({
+        name: 'hookline_auth_logins_total',
+        help: 'Sign-in attempts by result (success, failure, locked).',
+        labelNames: ['result'] as const,
+        registers: [registry],
+      }),
+      'result',
+      ['success', 'failure', 'locked'],
+    ),
     registrations: new Counter({
       name: 'hookline_auth_registrations_total',
       help: 'Users registered. Per day: increase(hookline_auth_registrations_total[1d]).',
       registers: [registry],
     }),
-    refreshes: new Counter({
-      name: 'hookline_auth_token_refreshes_total',
-      help: 'Refresh-token exchanges by result (success, invalid, reused, reuse_revoked).',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
-    revocations: new Counter({
-      name: 'hookline_auth_session_revocations_total',
-      help: 'Sessions revoked, by reason.',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    rateLimited: new Counter({
-      name: 'hookline_auth_rate_limited_total',
-      help: 'Login attempts refused by a brute-force limit, by limit (ip, account_ip, account).',
-      labelNames: ['limit'] as const,
-      registers: [registry],
-    }),
+    refreshes: zeroed(
+      new Counter({
+        name: 'hookline_auth_token_refreshes_total',
+        help: 'Refresh-token exchanges by result (success, invalid, reused, reuse_revoked).',
+        labelNames: ['result'] as const,
+        registers: [registry],
+      }),
+      'result',
+      ['success', 'invalid', 'reused', 'reuse_revoked'],
+    ),
+    revocations: zeroed(
+      new Counter({
+        name: 'hookline_auth_session_revocations_total',
+        help: `Sessions revoked, by reason (${revokeReasons.join(', ')}).`,
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      'reason',
+      revokeReasons,
+    ),
+    rateLimited: zeroed(
+      new Counter({
+        name: 'hookline_auth_rate_limited_total',
+        help: 'Attempts refused by a brute-force limit, by limit: sign-ins (ip, account_ip, account), current-password checks (password_ip, password_account_ip, password_account), registrations (register_ip).',
+        labelNames: ['limit'] as const,
+        registers: [registry],
+      }),
+      'limit',
+      [...limitNames, ...limitNames.map((limit) => `password_${limit}`), 'register_ip'],
+    ),
     passwordHashDuration: new Histogram({
       name: 'hookline_auth_password_hash_duration_seconds',
       help: 'argon2id hashing and verification time.',
@@ -69,7 +87,8 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
       help: 'Sessions neither revoked nor expired (the same total from every API process: use max).',
       registers: [registry],
       async collect() {
-        this.set(await activeSessions());
+        const value = await activeSessions();
+        if (value !== undefined) this.set(value);
       },
     }),
   };

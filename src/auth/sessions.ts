@@ -2,19 +2,13 @@ import { and, desc, eq, gt, inArray, isNull, ne } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Transaction } from '../db/client.js';
 import { refreshTokens, sessions, users } from '../db/schema/index.js';
-import type { Actor, Envelope } from '../events/catalog.js';
+import type { Actor, Envelope, revokeReasons } from '../events/catalog.js';
 import { buildEvent, type RequestMeta } from '../events/envelope.js';
 import { enqueueEvents } from '../events/outbox.js';
 import type { AuthDeps } from './context.js';
 import { newRefreshToken } from './tokens.js';
 
-export type RevokeReason =
-  | 'logout'
-  | 'revoked_by_user'
-  | 'other_sessions_revoked'
-  | 'revoked_by_admin'
-  | 'password_changed'
-  | 'refresh_token_reuse';
+export type RevokeReason = (typeof revokeReasons)[number];
 
 /** Creates a session and its first refresh token inside the caller's transaction. */
 export async function createSession(

@@ -26,6 +26,8 @@ export const revokeReasons = [
   'refresh_token_reuse',
 ] as const;
 
+export const securityAlertKinds = ['credential_stuffing', 'new_ip_after_failures'] as const;
+
 export const eventCatalog = {
   'user.registered': {
     topic: topics.userChanges,
@@ -119,7 +121,7 @@ export const eventCatalog = {
     description:
       'The audit worker saw suspicious activity: many failed logins on one account from several IPs (credential stuffing), or a login from an IP never seen for the user right after failures.',
     data: z.object({
-      kind: z.enum(['credential_stuffing', 'new_ip_after_failures']),
+      kind: z.enum(securityAlertKinds),
       email: z.string().describe('The account concerned.'),
       evidence: z
         .object({

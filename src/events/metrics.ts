@@ -1,29 +1,34 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Sql } from '../db/client.js';
+import { zeroed } from '../metrics/labels.js';
+import { sampled } from '../metrics/sampled.js';
+import { allTopics } from './topics.js';
 
-/** Outbox metrics. The backlog gauges are read from PostgreSQL at scrape time (one indexed query). */
+/**
+ * Outbox metrics. The backlog gauges come from one indexed PostgreSQL query, refreshed in the
+ * background at most every 2 s (see `sampled`), shared by both gauges.
+ */
 export function createOutboxMetrics(registry: Registry, sql: Sql) {
-  let snapshot: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;
-  // Both gauges are collected in one scrape: share one query between them.
-  const backlog = () => {
-    snapshot ??= sql<{ pending: string; age: number | null }[]>`
+  const backlog = sampled(
+    async () => {
+      const [row] = await sql<{ pending: string; age: number | null }[]>`
         SELECT count(*) AS pending, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
-        FROM outbox WHERE published_at IS NULL AND dead_at IS NULL`
-      .then(([row]) => ({ pending: Number(row?.pending ?? 0), oldestAgeSeconds: row?.age ?? 0 }))
-      .finally(() => {
-        setTimeout(() => {
-          snapshot = undefined;
-        }, 500).unref();
-      });
-    return snapshot;
-  };
+        FROM outbox WHERE published_at IS NULL AND dead_at IS NULL`;
+      return { pending: Number(row?.pending ?? 0), oldestAgeSeconds: row?.age ?? 0 };
+    },
+    { maxAgeMs: 2_000 },
+  );
   return {
-    published: new Counter({
-      name: 'hookline_events_published_total',
-      help: 'Events published from the outbox to Kafka, by topic.',
-      labelNames: ['topic'] as const,
-      registers: [registry],
-    }),
+    published: zeroed(
+      new Counter({
+        name: 'hookline_events_published_total',
+        help: 'Events published from the outbox to Kafka, by topic.',
+        labelNames: ['topic'] as const,
+        registers: [registry],
+      }),
+      'topic',
+      allTopics,
+    ),
     deadRows: new Counter({
       name: 'hookline_outbox_dead_rows_total',
       help: 'Outbox rows set aside because Kafka refused them for themselves (kept, not sent).',
@@ -39,7 +44,8 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
       help: 'Outbox rows not yet published.',
       registers: [registry],
       async collect() {
-        this.set((await backlog()).pending);
+        const value = await backlog();
+        if (value) this.set(value.pending);
       },
     }),
     oldestPendingAge: new Gauge({
@@ -47,7 +53,8 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
       help: 'Age of the oldest unpublished outbox row (0 when none).',
       registers: [registry],
       async collect() {
-        this.set((await backlog()).oldestAgeSeconds);
+        const value = await backlog();
+        if (value) this.set(value.oldestAgeSeconds);
       },
     }),
   };

@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
+import { sampled } from '../metrics/sampled.js';
 import type { Dependencies } from '../platform/dependencies.js';
 
 interface Watched {
@@ -12,7 +13,7 @@ const perRegistry = new WeakMap<Registry, Watched>();
 
 /**
  * `hookline_kafka_consumer_lag{group,topic,partition}`: messages not yet committed by a consumer
- * group, read from the broker at scrape time (end offset minus committed offset). One gauge per
+ * group, read from the broker (end offset minus committed offset). One gauge per
  * registry; every consumer group of the process (fan-out, audit) is added to it.
  */
 export function registerConsumerLag(deps: Dependencies, groupId: string, topics: readonly string[]): void {
@@ -25,39 +26,51 @@ export function registerConsumerLag(deps: Dependencies, groupId: string, topics:
   const watched: Watched = { admin: deps.kafka.admin(), groups: [{ groupId, topics }] };
   perRegistry.set(registry, watched);
   deps.onClose(() => watched.admin.disconnect());
+  // Read in the background (see `sampled`): a scrape never waits for the broker, and while Kafka is
+  // away the last values stay until it answers again.
+  const lag = sampled(() => readLag(watched), { maxAgeMs: 5_000 });
   new Gauge({
     name: 'hookline_kafka_consumer_lag',
     help: 'Messages of a topic partition not yet committed by the consumer group.',
     labelNames: ['group', 'topic', 'partition'] as const,
     registers: [registry],
     async collect() {
-      // A scrape must not fail because Kafka is away: the last values stay until it answers again.
-      watched.connected ??= watched.admin.connect().catch((error: unknown) => {
-        watched.connected = undefined;
-        throw error;
-      });
-      try {
-        await watched.connected;
-      } catch {
-        return;
-      }
-      for (const group of watched.groups) {
-        const committed = await watched.admin
-          .fetchOffsets({ groupId: group.groupId, topics: [...group.topics] })
-          .catch(() => undefined);
-        if (!committed) continue;
-        for (const { topic, partitions } of committed) {
-          const ends = await watched.admin.fetchTopicOffsets(topic).catch(() => []);
-          for (const end of ends) {
-            const done = partitions.find((p) => p.partition === end.partition);
-            const from = done && Number(done.offset) >= 0 ? Number(done.offset) : Number(end.low);
-            this.set(
-              { group: group.groupId, topic, partition: String(end.partition) },
-              Math.max(0, Number(end.high) - from),
-            );
-          }
-        }
+      for (const { group, topic, partition, lag: value } of (await lag()) ?? []) {
+        this.set({ group, topic, partition }, value);
       }
     },
   });
+}
+
+/** End offset minus committed offset of every partition of every watched group's topics. */
+async function readLag(watched: Watched) {
+  watched.connected ??= watched.admin.connect().catch((error: unknown) => {
+    watched.connected = undefined;
+    throw error;
+  });
+  await watched.connected;
+  const lags: { group: string; topic: string; partition: string; lag: number }[] = [];
+  const ends = new Map(
+    await Promise.all(
+      [...new Set(watched.groups.flatMap((g) => g.topics))].map(
+        async (topic) => [topic, await watched.admin.fetchTopicOffsets(topic)] as const,
+      ),
+    ),
+  );
+  for (const group of watched.groups) {
+    const committed = await watched.admin.fetchOffsets({ groupId: group.groupId, topics: [...group.topics] });
+    for (const { topic, partitions } of committed) {
+      for (const end of ends.get(topic) ?? []) {
+        const done = partitions.find((p) => p.partition === end.partition);
+        const from = done && Number(done.offset) >= 0 ? Number(done.offset) : Number(end.low);
+        lags.push({
+          group: group.groupId,
+          topic,
+          partition: String(end.partition),
+          lag: Math.max(0, Number(end.high) - from),
+        });
+      }
+    }
+  }
+  return lags;
 }

@@ -23,7 +23,27 @@ export function createMetrics(options: { process: string }) {
     registers: [registry],
   });
 
-  return { registry, http: { requestDuration: httpRequestDuration, requests: httpRequests } };
+  const scrapeDuration = new Histogram({
+    name: 'hookline_metrics_scrape_duration_seconds',
+    help: 'Time to render /metrics (its cost to the process; the current scrape shows in the next one).',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05],
+    registers: [registry],
+  });
+
+  // Every collector answers from memory (see sampled.ts), so a render runs start to end without
+  // yielding to other work: this is its own CPU (plus any of the process's other threads meanwhile).
+  const scrapeCpu = new Counter({
+    name: 'hookline_metrics_scrape_cpu_seconds_total',
+    help: 'CPU time spent rendering /metrics (divide by hookline_metrics_scrape_duration_seconds_count for the cost of one).',
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    scrapeDuration,
+    scrapeCpu,
+    http: { requestDuration: httpRequestDuration, requests: httpRequests },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -13,6 +13,7 @@ import { webhookDeps } from '../webhooks/context.js';
 import { DeliveryWorker } from '../webhooks/delivery-worker.js';
 import { FanoutWorker } from '../webhooks/fanout.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
+import { registerFailingDeliveryGauges } from '../webhooks/metrics.js';
 import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
 import { SubscriptionIndex } from '../webhooks/subscription-index.js';
@@ -80,6 +81,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
     excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
   });
   deps.onClose(() => http.close());
+  registerFailingDeliveryGauges(deps.metrics.registry, deps.sql);
   return {
     components: [
       new DeliveryWorker({

@@ -1,31 +1,47 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Sql } from '../db/client.js';
+import { allTopics } from '../events/topics.js';
+import { zeroed } from '../metrics/labels.js';
+import { sampled } from '../metrics/sampled.js';
 
 export function createWebhookMetrics(registry: Registry) {
   return {
-    eventsConsumed: new Counter({
-      name: 'hookline_webhook_events_consumed_total',
-      help: 'Events read by the fan-out worker, by topic.',
-      labelNames: ['topic'] as const,
-      registers: [registry],
-    }),
+    eventsConsumed: zeroed(
+      new Counter({
+        name: 'hookline_webhook_events_consumed_total',
+        help: 'Events read by the fan-out worker, by topic.',
+        labelNames: ['topic'] as const,
+        registers: [registry],
+      }),
+      'topic',
+      allTopics,
+    ),
     deliveriesCreated: new Counter({
       name: 'hookline_webhook_deliveries_created_total',
       help: 'Deliveries created by fan-out (one per matching event and subscription).',
       registers: [registry],
     }),
-    deliveries: new Counter({
-      name: 'hookline_webhook_deliveries_total',
-      help: 'Delivery attempts by outcome: succeeded, retrying (will be retried) or dead (no attempt left, or disabled).',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    }),
-    attempts: new Counter({
-      name: 'hookline_webhook_attempts_total',
-      help: 'Delivery attempts by answer class (2xx, 3xx, 4xx, 5xx) or `error` when no answer came.',
-      labelNames: ['status_class'] as const,
-      registers: [registry],
-    }),
+    deliveries: zeroed(
+      new Counter({
+        name: 'hookline_webhook_deliveries_total',
+        help: 'Delivery attempts by outcome: succeeded, retrying (will be retried) or dead (no attempt left, or disabled).',
+        labelNames: ['outcome'] as const,
+        registers: [registry],
+      }),
+      'outcome',
+      ['succeeded', 'retrying', 'dead'],
+    ),
+    attempts: zeroed(
+      new Counter({
+        name: 'hookline_webhook_attempts_total',
+        help: 'Delivery attempts by answer class (2xx, 3xx, 4xx, 5xx) or `error` when no answer came.',
+        labelNames: ['status_class'] as const,
+        registers: [registry],
+      }),
+      'status_class',
+      ['2xx', '3xx', '4xx', '5xx', 'error'],
+    ),
     attemptDuration: new Histogram({
       name: 'hookline_webhook_attempt_duration_seconds',
       help: 'Time of one delivery attempt, from send to the end of reading the answer.',
@@ -38,12 +54,16 @@ export function createWebhookMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3_600],
       registers: [registry],
     }),
-    subscriptionsDisabled: new Counter({
-      name: 'hookline_webhook_subscriptions_disabled_total',
-      help: 'Subscriptions disabled automatically, by reason (gone: the endpoint answered 410; failing: failed too long).',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
+    subscriptionsDisabled: zeroed(
+      new Counter({
+        name: 'hookline_webhook_subscriptions_disabled_total',
+        help: 'Subscriptions disabled automatically, by reason (gone: the endpoint answered 410; failing: failed too long).',
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      'reason',
+      ['gone', 'failing'],
+    ),
     ssrfRefusals: new Counter({
       name: 'hookline_webhook_ssrf_refusals_total',
       help: 'Delivery attempts refused by the SSRF guard.',
@@ -59,16 +79,78 @@ export function createWebhookMetrics(registry: Registry) {
 
 export type WebhookMetrics = ReturnType<typeof createWebhookMetrics>;
 
-/** Queue depth by state, read from Redis at scrape time. */
+/** Queue depth by state, read from Redis (in the background, at most every 2 s). */
 export function registerQueueGauge(registry: Registry, queue: Queue): Gauge {
+  const counts = sampled(() => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'), {
+    maxAgeMs: 2_000,
+  });
   return new Gauge({
     name: 'hookline_webhook_queue_jobs',
-    help: 'Delivery jobs in the BullMQ queue, by state.',
+    help: 'Delivery jobs in the BullMQ queue, by state (waiting, active, delayed, failed, prioritized).',
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
-      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      for (const [state, count] of Object.entries((await counts()) ?? {})) this.set({ state }, count);
+    },
+  });
+}
+
+/** How many subscriptions get their own series in `hookline_webhook_subscription_failing_deliveries`. */
+export const TOP_FAILING_SUBSCRIPTIONS = 10;
+
+/**
+ * Deliveries failing now, from PostgreSQL (in the background, at most every 10 s):
+ * `hookline_webhook_failing_deliveries{status}` counts every delivery waiting for a retry or dead, and
+ * `hookline_webhook_subscription_failing_deliveries{subscription_id,status}` the same for the
+ * subscriptions with the most of them only, so the label's cardinality stays bounded however many
+ * subscriptions there are. Every delivery process reports the same numbers: aggregate with `max`.
+ */
+export function registerFailingDeliveryGauges(registry: Registry, sql: Sql): void {
+  const failing = sampled(
+    () => sql<{ subscription_id: string; status: 'retrying' | 'dead'; n: number }[]>`
+      SELECT subscription_id, status, count(*)::int AS n FROM webhook_deliveries
+      WHERE status IN ('retrying', 'dead') GROUP BY subscription_id, status`,
+    { maxAgeMs: 10_000 },
+  );
+  new Gauge({
+    name: 'hookline_webhook_failing_deliveries',
+    help: 'Deliveries waiting for a retry (retrying) or that ran out of attempts (dead, until recovered or pruned).',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await failing();
+      if (!rows) return;
+      for (const status of ['retrying', 'dead'] as const) {
+        this.set(
+          { status },
+          rows.reduce((sum, row) => (row.status === status ? sum + row.n : sum), 0),
+        );
+      }
+    },
+  });
+  new Gauge({
+    name: 'hookline_webhook_subscription_failing_deliveries',
+    help: `Failing deliveries (retrying, dead) of the ${TOP_FAILING_SUBSCRIPTIONS} subscriptions with the most of them.`,
+    labelNames: ['subscription_id', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await failing();
+      if (!rows) return;
+      const bySubscription = new Map<string, number>();
+      for (const row of rows) {
+        bySubscription.set(row.subscription_id, (bySubscription.get(row.subscription_id) ?? 0) + row.n);
+      }
+      const top = [...bySubscription]
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .slice(0, TOP_FAILING_SUBSCRIPTIONS);
+      // Subscriptions that left the top (or stopped failing) lose their series.
+      this.reset();
+      for (const [subscriptionId] of top) {
+        for (const status of ['retrying', 'dead'] as const) {
+          const row = rows.find((r) => r.subscription_id === subscriptionId && r.status === status);
+          this.set({ subscription_id: subscriptionId, status }, row?.n ?? 0);
+        }
+      }
     },
   });
 }

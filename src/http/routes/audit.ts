@@ -4,7 +4,7 @@ import type { AuthDeps } from '../../auth/context.js';
 import type { ClickHouseClient } from '../../clickhouse/client.js';
 import type { App } from '../app.js';
 import { requireAdminOrScope, requireAuth } from '../middleware/auth.js';
-import { jsonBody, jsonResponse } from '../openapi.js';
+import { jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
 
 const AuditEventSchema = z

@@ -56,7 +56,12 @@ export function registerHealthRoutes(app: App, deps: { readiness: Readiness; met
   });
 
   app.get('/metrics', async (c) => {
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const text = await deps.metrics.registry.metrics();
+    const cpu = process.cpuUsage(cpuBefore);
+    deps.metrics.scrapeDuration.observe((performance.now() - started) / 1_000);
+    deps.metrics.scrapeCpu.inc((cpu.user + cpu.system) / 1e6);
     return c.text(text, 200, { 'content-type': deps.metrics.registry.contentType });
   });
 }

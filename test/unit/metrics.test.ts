@@ -1,0 +1,88 @@
+import { Counter, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { zeroed } from '../../src/metrics/labels.js';
+import { sampled } from '../../src/metrics/sampled.js';
+
+describe('sampled', () => {
+  const deferred = <T>() => {
+    let resolve!: (value: T) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<T>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    return { promise, resolve, reject };
+  };
+
+  it('waits for the first reading, then answers at once and refreshes in the background when old', async () => {
+    let clock = 0;
+    const readings: ReturnType<typeof deferred<number>>[] = [];
+    const read = sampled(
+      () => {
+        const next = deferred<number>();
+        readings.push(next);
+        return next.promise;
+      },
+      { maxAgeMs: 1_000, now: () => clock },
+    );
+
+    const first = read();
+    expect(readings).toHaveLength(1);
+    readings[0]?.resolve(1);
+    expect(await first).toBe(1);
+
+    clock = 999;
+    expect(await read()).toBe(1);
+    expect(readings).toHaveLength(1);
+
+    clock = 1_000;
+    expect(await read()).toBe(1); // old: answered from the last reading, a new one started
+    expect(await read()).toBe(1); // only one reading at a time
+    expect(readings).toHaveLength(2);
+    readings[1]?.resolve(2);
+    await readings[1]?.promise;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await read()).toBe(2);
+  });
+
+  it('keeps the last value when a reading fails, and tries again on the next call', async () => {
+    let clock = 0;
+    let calls = 0;
+    const read = sampled(
+      async () => {
+        calls += 1;
+        if (calls === 2) throw new Error('down');
+        return calls;
+      },
+      { maxAgeMs: 10, now: () => clock },
+    );
+    expect(await read()).toBe(1);
+    clock = 10;
+    expect(await read()).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(2);
+    expect(await read()).toBe(1); // the failed reading left no value behind; a new one starts
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(3);
+    expect(await read()).toBe(3);
+  });
+
+  it('answers undefined when the very first reading fails', async () => {
+    const read = sampled(() => Promise.reject(new Error('down')), { maxAgeMs: 10 });
+    expect(await read()).toBeUndefined();
+  });
+});
+
+describe('zeroed', () => {
+  it('exposes every known label value at 0 before anything happened', async () => {
+    const registry = new Registry();
+    zeroed(
+      new Counter({ name: 't_total', help: 't', labelNames: ['outcome'] as const, registers: [registry] }),
+      'outcome',
+      ['a', 'b'],
+    ).inc({ outcome: 'b' });
+    const text = await registry.metrics();
+    expect(text).toContain('t_total{outcome="a"} 0');
+    expect(text).toContain('t_total{outcome="b"} 1');
+  });
+});
