@@ -2,7 +2,8 @@
 // Events are produced into Kafka; a fan-out process and a delivery process (each as `npm run
 // start:fanout` / `start:delivery` would run them) turn them into signed POSTs to a local receiver
 // process answering 200. Two phases: sustained throughput (as fast as it goes), then end-to-end latency
-// at 1,000 deliveries/s. Writes .bench/latest.json.
+// at 1,000 deliveries/s, while the two processes' /metrics are scraped every 250 ms; then a third: the
+// API under mixed traffic, its /metrics scraped likewise. Writes .bench/latest.json.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -113,6 +114,17 @@ async function produce(count: number): Promise<void> {
 
 const SCRAPE_EVERY_MS = 250;
 
+/** The value of the first sample of `name` (whose line contains `label`) in a /metrics text. */
+const metricValue = (text: string, name: string, label = '') =>
+  Number(
+    text
+      .split('\n')
+      .find((line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(label))
+      ?.split(' ')
+      .at(-1) ?? Number.NaN,
+  );
+const API_SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
+
 /**
  * Scrapes the processes' /metrics while the bench runs, as Prometheus would (more often): the round
  * trip as a scraper sees it, and the process's own rendering time (hookline_metrics_scrape_duration_seconds).
@@ -137,19 +149,28 @@ class Scraper {
     }
   }
 
+  /** The mean rendering time of `count` scrapes of each target in a row, with nothing else going on. */
+  async atRest(count: number): Promise<Record<string, number>> {
+    const rendered = async (url: string) => {
+      const text = await (await fetch(url)).text();
+      return {
+        sum: metricValue(text, 'hookline_metrics_scrape_duration_seconds_sum'),
+        count: metricValue(text, 'hookline_metrics_scrape_duration_seconds_count'),
+      };
+    };
+    const means: Record<string, number> = {};
+    for (const [name, url] of Object.entries(this.targets)) {
+      const before = await rendered(url);
+      for (let i = 0; i < count; i++) await (await fetch(url)).text();
+      const after = await rendered(url);
+      means[name] = Number((((after.sum - before.sum) / (after.count - before.count)) * 1_000).toFixed(2));
+    }
+    return means;
+  }
+
   async stop(running: Promise<void>) {
     this.running = false;
     await running;
-    const value = (text: string, name: string, label = '') =>
-      Number(
-        text
-          .split('\n')
-          .find(
-            (line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(label),
-          )
-          ?.split(' ')
-          .at(-1) ?? Number.NaN,
-      );
     const round = (ms: number) => Number(ms.toFixed(2));
     return Object.fromEntries(
       Object.keys(this.targets).map((name) => {
@@ -158,8 +179,8 @@ class Scraper {
           round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
         const text = this.last.get(name) ?? '';
         const renderSeconds =
-          value(text, 'hookline_metrics_scrape_duration_seconds_sum') /
-          value(text, 'hookline_metrics_scrape_duration_seconds_count');
+          metricValue(text, 'hookline_metrics_scrape_duration_seconds_sum') /
+          metricValue(text, 'hookline_metrics_scrape_duration_seconds_count');
         return [
           name,
           {
@@ -167,13 +188,13 @@ class Scraper {
             series: text.split('\n').filter((line) => line && !line.startsWith('#')).length,
             render_mean_ms: round(renderSeconds * 1_000),
             render_cpu_mean_ms: round(
-              (value(text, 'hookline_metrics_scrape_cpu_seconds_total') * 1_000) /
-                value(text, 'hookline_metrics_scrape_duration_seconds_count'),
+              (metricValue(text, 'hookline_metrics_scrape_cpu_seconds_total') * 1_000) /
+                metricValue(text, 'hookline_metrics_scrape_duration_seconds_count'),
             ),
             render_within_5ms: Number(
               (
-                value(text, 'hookline_metrics_scrape_duration_seconds_bucket', 'le="0.005"') /
-                value(text, 'hookline_metrics_scrape_duration_seconds_count')
+                metricValue(text, 'hookline_metrics_scrape_duration_seconds_bucket', 'le="0.005"') /
+                metricValue(text, 'hookline_metrics_scrape_duration_seconds_count')
               ).toFixed(4),
             ),
             p50_ms: at(0.5),
@@ -184,6 +205,94 @@ class Scraper {
       }),
     );
   }
+}
+
+const withRest = <T extends object>(underLoad: Record<string, T>, atRest: Record<string, number>) =>
+  Object.fromEntries(
+    Object.entries(underLoad).map(([name, figures]) => [
+      name,
+      { ...figures, render_at_rest_ms: atRest[name] },
+    ]),
+  );
+
+/**
+ * The API under a mixed load (successes, 4xx of several kinds, a few wrong passwords) over many route
+ * templates, so its /metrics carries the label cardinality of real traffic, scraped meanwhile.
+ */
+async function apiPhase(env: Record<string, string>, isReady: (line: string) => boolean) {
+  const apiEnv = {
+    ...env,
+    JWT_SECRET: `bench-${run}-0123456789abcdef0123456789abcdef`,
+    REGISTER_MAX_PER_IP: '100000',
+    LOGIN_MAX_PER_IP: '100000',
+    LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '1000',
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: '10000',
+  };
+  const api = await start(['workers/api.ts'], apiEnv, isReady);
+  await start(['workers/relay.ts'], env, isReady); // so the API's events do not pile up in the outbox
+  const base = `http://127.0.0.1:${(JSON.parse(api.line) as { port: number }).port}`;
+  const call = async (method: string, path: string, body?: unknown, token?: string) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+  const password = 'bench-passphrase-kettle-97';
+  const users: { email: string; token: string; refresh: string }[] = [];
+  for (let i = 0; i < 8; i++) {
+    const email = `bench-${run}-${i}@example.com`;
+    await call('POST', '/v1/auth/register', { email, password, name: 'bench' });
+    const login = await call('POST', '/v1/auth/login', { email, password });
+    if (login.status !== 200) throw new Error(`bench login failed: ${JSON.stringify(login.body)}`);
+    users.push({ email, token: String(login.body.access_token), refresh: String(login.body.refresh_token) });
+  }
+  const operations: ((user: (typeof users)[number]) => Promise<number>)[] = [
+    async (u) => (await call('GET', '/v1/me', undefined, u.token)).status,
+    async (u) => (await call('GET', '/v1/me/sessions', undefined, u.token)).status,
+    async (u) => (await call('PATCH', '/v1/me', { name: `bench ${Math.random()}` }, u.token)).status,
+    async (u) => {
+      const answer = await call('POST', '/v1/auth/refresh', { refresh_token: u.refresh });
+      if (answer.status === 200) {
+        u.token = String(answer.body.access_token);
+        u.refresh = String(answer.body.refresh_token);
+      }
+      return answer.status;
+    },
+    async () => (await call('GET', '/v1/me')).status, // 401
+    async () => (await call('POST', '/v1/auth/register', { email: 'not-an-email' })).status, // 400
+    async () => (await call('GET', '/v1/no-such-route')).status, // 404
+    async (u) => (await call('DELETE', '/v1/me/sessions/not-a-uuid', undefined, u.token)).status, // 400
+    async () => (await call('GET', '/v1/event-types')).status,
+  ];
+  const scraper = new Scraper({ api: `${base}/metrics` });
+  const scraping = scraper.run();
+  const byStatus: Record<string, number> = {};
+  let requests = 0;
+  const until = Date.now() + API_SECONDS * 1_000;
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, worker) => {
+      const user = users[worker % users.length] as (typeof users)[number];
+      for (let i = 0; Date.now() < until; i++) {
+        // One wrong password in 50 requests: argon2 verification is the API's heaviest work.
+        const status =
+          i % 50 === 49
+            ? (await call('POST', '/v1/auth/login', { email: user.email, password: 'wrong-password' })).status
+            : await (operations[(worker + i) % operations.length] as (typeof operations)[number])(user);
+        byStatus[status] = (byStatus[status] ?? 0) + 1;
+        requests += 1;
+      }
+    }),
+  );
+  const scrapes = withRest(await scraper.stop(scraping), await scraper.atRest(50));
+  const requestsPerSecond = Math.round(requests / API_SECONDS);
+  say(`api: ${requestsPerSecond} requests/s for ${API_SECONDS} s, by status ${JSON.stringify(byStatus)}`);
+  return { scrapes, requestsPerSecond, byStatus };
 }
 
 type Stats = {
@@ -307,14 +416,16 @@ async function main() {
     await produce(Math.min(perTick, total - sent));
   }
   const latency = await waitFor(total, 120_000);
-  const scrapes = await scraper.stop(scraping);
+  const scrapes = withRest(await scraper.stop(scraping), await scraper.atRest(50));
   const latencyCpu = cpuSince(cpuBefore);
   say(
     `${latency.distinct} delivered; end-to-end p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms`,
   );
+  const api = await apiPhase(env, isReady);
+  Object.assign(scrapes, api.scrapes);
   for (const [name, figures] of Object.entries(scrapes)) {
     say(
-      `/metrics of ${name} under load: ${figures.series} series; rendering ${figures.render_mean_ms} ms on average (${figures.render_cpu_mean_ms} ms of CPU), ${(figures.render_within_5ms * 100).toFixed(1)} % within 5 ms; round trip p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (${figures.scrapes} scrapes)`,
+      `/metrics of ${name} under load: ${figures.series} series; rendering ${figures.render_mean_ms} ms on average (${figures.render_cpu_mean_ms} ms of CPU; ${figures.render_at_rest_ms} ms at rest), ${(figures.render_within_5ms * 100).toFixed(1)} % within 5 ms; round trip p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (${figures.scrapes} scrapes)`,
     );
   }
 
@@ -337,6 +448,7 @@ async function main() {
       duplicates: latency.duplicates,
       cpu_seconds: latencyCpu,
     },
+    api: { requests_per_second: api.requestsPerSecond, by_status: api.byStatus },
     metrics_scrape: scrapes,
     targets: { deliveries_per_second: 3_000, p99_ms_at_1000_per_second: 100, scrape_ms: 5 },
   };
@@ -353,9 +465,11 @@ try {
   await sleep(1_000);
   await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscriptionId}`.catch(() => {});
   await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`.catch(() => {});
-  const queue = new Queue(queueName, { connection: createRedis(config.REDIS_URL, 'queue', 'bench-cleanup') });
+  const connection = createRedis(config.REDIS_URL, 'queue', 'bench-cleanup');
+  const queue = new Queue(queueName, { connection });
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
+  connection.disconnect(); // a connection handed to BullMQ stays open after queue.close()
   await admin.deleteGroups([groupId]).catch(() => {});
   await producer.disconnect();
   await admin.disconnect();

@@ -8,6 +8,11 @@ export function createMetrics(options: { process: string }) {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'hookline', process: options.process });
   collectDefaultMetrics({ register: registry, prefix: 'hookline_' });
+  // prom-client's one-shot lag gauge waits for a setImmediate on every scrape, so the scrape yields to
+  // whatever work is queued and costs as much as the load makes it. The event-loop delay histogram
+  // it also exports (`hookline_nodejs_eventloop_lag_{min,mean,max,stddev,p50,p90,p99}_seconds`)
+  // measures the same continuously, without yielding.
+  registry.removeSingleMetric('hookline_nodejs_eventloop_lag_seconds');
 
   const httpRequestDuration = new Histogram({
     name: 'hookline_http_request_duration_seconds',

@@ -131,11 +131,11 @@ afterAll(async () => {
   const ids = Object.values(subscriptions).filter(Boolean);
   // Deleting the subscriptions deletes their deliveries and attempts.
   if (ids.length) await sql`DELETE FROM webhook_subscriptions WHERE id IN ${sql(ids)}`;
-  const queue = new Queue(env.WEBHOOK_QUEUE, {
-    connection: createRedis(testConfig.REDIS_URL, 'queue', 'test'),
-  });
+  const connection = createRedis(testConfig.REDIS_URL, 'queue', 'test');
+  const queue = new Queue(env.WEBHOOK_QUEUE, { connection });
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
+  connection.disconnect();
   await admin.deleteGroups([env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID]).catch(() => {});
   await admin.disconnect();
   await end({ timeout: 5 });

@@ -57,7 +57,8 @@ describe('the API process', () => {
     expect(text).toContain('hookline_http_requests_total{method="GET",route="/healthz",status_class="2xx"');
     expect(text).toContain('route="unmatched",status_class="4xx"');
     expect(text).not.toContain('/no-such-thing/123');
-    expect(text).toContain('hookline_nodejs_eventloop_lag_seconds');
+    expect(text).toContain('hookline_nodejs_eventloop_lag_p99_seconds');
+    expect(text).toContain('hookline_metrics_scrape_duration_seconds_count');
   });
 
   it('answers an unknown route with problem details', async () => {
