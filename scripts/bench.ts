@@ -14,6 +14,7 @@ import { createDatabase } from '../src/db/client.js';
 import { buildEvent, messageKeyOf } from '../src/events/envelope.js';
 import { allTopics, topics } from '../src/events/topics.js';
 import { createKafka } from '../src/kafka/client.js';
+import { startGroupAtEnd } from '../src/kafka/topics.js';
 import { createLogger } from '../src/logger.js';
 import { createRedis } from '../src/redis.js';
 import { newSigningSecret } from '../src/webhooks/signing.js';
@@ -311,15 +312,7 @@ async function main() {
   await admin.connect();
   await producer.connect();
   // A consumer group of its own, starting at the end of each topic: only this run's events count.
-  // (explicit offsets: kafkajs's resetOffsets commits -1, which a consumer reads as "none yet")
-  for (const topic of allTopics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.setOffsets({
-      groupId,
-      topic,
-      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
-    });
-  }
+  await startGroupAtEnd(admin, groupId, allTopics);
 
   const started0 = await start(['scripts/bench-receiver.ts'], {}, (line) => line.startsWith('{"port"'));
   const receiver = started0.child;

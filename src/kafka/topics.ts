@@ -33,3 +33,22 @@ export async function ensureTopics(
   }
   return missing;
 }
+
+/**
+ * Starts a new consumer group at the current end of each topic, so it sees only later events.
+ * Explicit offsets, because kafkajs's `resetOffsets` commits -1, which a consumer reads as "none yet".
+ */
+export async function startGroupAtEnd(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<void> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+    });
+  }
+}

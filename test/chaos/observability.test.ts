@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
 import { allTopics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { createRedis } from '../../src/redis.js';
 import { TOP_FAILING_SUBSCRIPTIONS } from '../../src/webhooks/metrics.js';
 import { apiClient, randomIp, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
@@ -68,16 +69,8 @@ const url = (name: ProcessName | 'api2') => {
 beforeAll(async () => {
   // Fresh consumer groups that start at the end of every topic: only this test's events count.
   await admin.connect();
-  for (const groupId of [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID]) {
-    for (const topic of allTopics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({
-        groupId,
-        topic,
-        partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
-      });
-    }
-  }
+  for (const groupId of [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID])
+    await startGroupAtEnd(admin, groupId, allTopics);
   const [now] = await sql<{ now: Date }[]>`SELECT now() AS now`;
   since = now?.now ?? new Date();
 
