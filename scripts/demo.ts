@@ -88,9 +88,12 @@ secret = String(subscription.body.secret);
 // would retry against a closed port for days), whichever way the demo ends.
 const removeSubscription = () =>
   call('DELETE', `/v1/webhooks/subscriptions/${String(subscription.body.id)}`, undefined, adminToken);
-const stop = async (code: number) => {
+const cleanUp = async () => {
   await removeSubscription().catch(() => {});
   receiver.close();
+};
+const stop = async (code: number) => {
+  await cleanUp();
   process.exit(code);
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(130));
@@ -187,7 +190,8 @@ step('The receiver got each of them as a signed webhook');
 for (let i = 0; i < 100 && received.length < expected; i++)
   await new Promise((resolve) => setTimeout(resolve, 100));
 console.log(`${received.length} verified webhooks: ${received.join(', ')}`);
-await stop(received.length < expected ? 1 : 0);
+if (received.length < expected) await stop(1);
+await cleanUp();
 
 step('Prometheus scrapes the platform (waiting for its first scrape)');
 type Target = { scrapeUrl: string; health: string };
@@ -201,5 +205,32 @@ for (let i = 0; i < 30; i++) {
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 }
 for (const target of targets.filter((t) => t.health === 'up')) console.log(`up       ${target.scrapeUrl}`);
+
+step('What the metrics say (PromQL through Prometheus)');
+const promql = async (query: string) =>
+  (
+    (await (await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    }
+  ).data.result;
+for (let i = 0; i < 20; i++) {
+  const [delivered] = await promql('sum(hookline_webhook_deliveries_total{outcome="succeeded"})');
+  if (Number(delivered?.value[1] ?? 0) >= expected) break;
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+}
+for (const query of [
+  'sum by (reason) (hookline_auth_failed_logins_total)',
+  'max(hookline_auth_active_sessions)',
+  'sum by (outcome) (hookline_webhook_deliveries_total)',
+  'histogram_quantile(0.99, sum by (le) (hookline_webhook_e2e_latency_seconds_bucket))',
+]) {
+  const rows = (await promql(query)).map(
+    ({ metric, value }) => `${Object.values(metric).join(',') || 'value'}=${Number(value[1]).toPrecision(3)}`,
+  );
+  console.log(`${query}\n    ${rows.join('  ')}`);
+}
+console.log(
+  'Dashboards: grafana/dashboards (Auth, Webhooks, Platform); with Docker, Grafana is on http://localhost:3030',
+);
 
 console.log(`\nAPI reference: ${base}/docs   event types: ${base}/v1/event-types   metrics: ${base}/metrics`);

@@ -94,7 +94,13 @@ export async function login(
     ]);
     return created;
   });
-  if (!created) throw badCredentials();
+  if (!created) {
+    // The password changed while this one was being checked: it is an old password, a failure.
+    deps.metrics.logins.inc({ result: 'failure' });
+    deps.metrics.failedLogins.inc({ reason: 'bad_credentials' });
+    await recordFailedLogin(deps, { email, userId: user.id, reason: 'bad_credentials' }, meta);
+    throw badCredentials();
+  }
   deps.metrics.logins.inc({ result: 'success' });
   await deps.limiter.succeeded(email, meta.ip, user.id);
   return issueTokens(deps, { userId: user.id, ...created });

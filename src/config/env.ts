@@ -214,6 +214,11 @@ export const webhookEnv = {
   DELIVERY_CONNECTIONS_PER_ORIGIN: int(1, 1_000)
     .default(64)
     .describe('Keep-alive connections per receiver origin per delivery worker process.'),
+  DELIVERY_SWEEP_INTERVAL_SECONDS: int(0, 86_400)
+    .default(60)
+    .describe(
+      'How often a delivery process re-queues deliveries overdue by 5 minutes whose queue job was lost; 0 turns its sweeper off (another delivery process must then sweep).',
+    ),
   WEBHOOK_QUEUE: z
     .string()
     .min(1)

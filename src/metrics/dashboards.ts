@@ -25,10 +25,8 @@ interface PanelSpec {
   /** Width out of 24 columns (height is 8, or 4 for stats). */
   width: number;
   targets: Target[];
-  /** Bars instead of lines (timeseries). */
-  bars?: boolean;
-  /** Minimum query step, e.g. `1d` for one bar per day. */
-  interval?: string;
+  /** A time range of its own (Grafana's relative time), e.g. `7d`, instead of the dashboard's. */
+  timeFrom?: string;
 }
 
 interface DashboardSpec {
@@ -117,7 +115,8 @@ export const auth: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: `sum(${rate('hookline_auth_logins_total{result!="success"}')}) / sum(${rate('hookline_auth_logins_total')})`,
+          // No sign-in in the window: no point (not NaN).
+          expr: `sum(${rate('hookline_auth_logins_total{result!="success"}')}) / (sum(${rate('hookline_auth_logins_total')}) > 0)`,
           legend: 'failure ratio',
         },
       ],
@@ -132,13 +131,15 @@ export const auth: DashboardSpec = {
     },
     {
       title: 'Registrations per day',
-      description: 'The seed metric UserRegistrations: increase(hookline_auth_registrations_total[1d]).',
+      description:
+        'The seed metric UserRegistrations: increase(hookline_auth_registrations_total[1d]), each point the 24 hours before it, over the last 7 days.',
       type: 'timeseries',
       unit: 'short',
       width: 8,
-      bars: true,
-      interval: '1d',
-      targets: [{ expr: 'sum(increase(hookline_auth_registrations_total[1d]))', legend: 'registrations' }],
+      timeFrom: '7d',
+      targets: [
+        { expr: 'sum(increase(hookline_auth_registrations_total[1d]))', legend: 'registrations in 24 h' },
+      ],
     },
     {
       title: 'API latency p95, by route',
@@ -278,7 +279,13 @@ export const webhooks: DashboardSpec = {
       type: 'stat',
       unit: 's',
       width: 6,
-      targets: [quantiles('hookline_webhook_e2e_latency_seconds_bucket')[2] as Target],
+      targets: [
+        {
+          // No delivery in the window: no value (not NaN).
+          expr: `histogram_quantile(0.99, sum by (le) (${rate('hookline_webhook_e2e_latency_seconds_bucket')})) and on () sum(${rate('hookline_webhook_e2e_latency_seconds_count')}) > 0`,
+          legend: 'p99',
+        },
+      ],
     },
     {
       title: 'Dead deliveries',
@@ -549,16 +556,12 @@ export function renderDashboard(spec: DashboardSpec) {
       description: panel.description,
       datasource: DATASOURCE,
       gridPos,
-      ...(panel.interval ? { interval: panel.interval } : {}),
+      ...(panel.timeFrom ? { timeFrom: panel.timeFrom } : {}),
       fieldConfig: {
         defaults: {
           unit: panel.unit,
           ...(panel.type === 'timeseries'
-            ? {
-                custom: panel.bars
-                  ? { drawStyle: 'bars', fillOpacity: 80, lineWidth: 1 }
-                  : { drawStyle: 'line', fillOpacity: 10, lineWidth: 1, showPoints: 'never' },
-              }
+            ? { custom: { drawStyle: 'line', fillOpacity: 10, lineWidth: 1, showPoints: 'never' } }
             : {}),
         },
         overrides: [],

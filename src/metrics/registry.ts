@@ -8,11 +8,6 @@ export function createMetrics(options: { process: string }) {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'hookline', process: options.process });
   collectDefaultMetrics({ register: registry, prefix: 'hookline_' });
-  // prom-client's one-shot lag gauge waits for a setImmediate on every scrape, so the scrape yields to
-  // whatever work is queued and costs as much as the load makes it. The event-loop delay histogram
-  // it also exports (`hookline_nodejs_eventloop_lag_{min,mean,max,stddev,p50,p90,p99}_seconds`)
-  // measures the same continuously, without yielding.
-  registry.removeSingleMetric('hookline_nodejs_eventloop_lag_seconds');
 
   const httpRequestDuration = new Histogram({
     name: 'hookline_http_request_duration_seconds',
@@ -39,7 +34,7 @@ export function createMetrics(options: { process: string }) {
   // yielding to other work: this is its own CPU (plus any of the process's other threads meanwhile).
   const scrapeCpu = new Counter({
     name: 'hookline_metrics_scrape_cpu_seconds_total',
-    help: 'CPU time spent rendering /metrics (divide by hookline_metrics_scrape_duration_seconds_count for the cost of one).',
+    help: 'CPU time of the process while it rendered /metrics (an upper bound of the cost: it includes its other threads meanwhile, e.g. password hashing).',
     registers: [registry],
   });
 

@@ -1,15 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * A reading of a dependency (PostgreSQL, Redis, Kafka) for a gauge, kept off the scrape's path so a
- * scrape costs the same under load as at rest: the first scrape waits for a reading; later scrapes get
- * the last reading at once and, when it is older than `maxAgeMs`, start a new one in the background.
- * A failed reading keeps the last value (a scrape never fails because a dependency is away; readiness
- * reports that). Values are therefore at most `maxAgeMs` plus one scrape interval old.
+ * scrape costs the same under load as at rest. Readings are made on demand, by scrapes:
+ * - while there is no reading yet, a scrape waits for one, but at most `firstWaitMs` (default 1 s):
+ *   a dependency that hangs must not make the scrape time out and the process look down;
+ * - afterwards a scrape gets the last reading at once and, when it is older than `maxAgeMs`, starts a
+ *   new one in the background (one at a time).
+ * A failed reading keeps the last value: a scrape never fails because a dependency is away (readiness
+ * reports that). A value is at most `maxAgeMs` plus one scrape interval old.
  */
 export function sampled<T>(
   read: () => Promise<T>,
-  options: { maxAgeMs: number; now?: () => number },
+  options: { maxAgeMs: number; firstWaitMs?: number; now?: () => number },
 ): () => Promise<T | undefined> {
-  const now = options.now ?? Date.now;
+  // A monotonic clock: a wall clock stepping back would stop the refreshes.
+  const now = options.now ?? (() => performance.now());
   let last: { at: number; value: T } | undefined;
   let reading: Promise<void> | undefined;
   // (read through a function: TypeScript does not see `refresh` assigning `last`)
@@ -29,7 +35,7 @@ export function sampled<T>(
   };
   return async () => {
     if (!last) {
-      await refresh();
+      await Promise.race([refresh(), sleep(options.firstWaitMs ?? 1_000, undefined, { ref: false })]);
       return latest()?.value;
     }
     if (now() - last.at >= options.maxAgeMs) void refresh();

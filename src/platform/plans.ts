@@ -100,12 +100,17 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
       retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),
-      sweeperComponent({
-        sql: deps.sql,
-        queue: hooks.queue,
-        retries: config.WEBHOOK_RETRY_SCHEDULE.length,
-        logger,
-      }),
+      ...(config.DELIVERY_SWEEP_INTERVAL_SECONDS > 0
+        ? [
+            sweeperComponent({
+              sql: deps.sql,
+              queue: hooks.queue,
+              retries: config.WEBHOOK_RETRY_SCHEDULE.length,
+              logger,
+              intervalMs: config.DELIVERY_SWEEP_INTERVAL_SECONDS * 1_000,
+            }),
+          ]
+        : []),
     ],
   };
 }

@@ -173,6 +173,8 @@ export class DeliveryWorker implements Component {
         errorMessage: 'the subscription is disabled; recover the delivery after enabling it',
         status: 'dead',
       });
+      // Recorded as an attempt that got no answer, like every other attempt row.
+      this.options.metrics.attempts.inc({ status_class: 'error' });
       this.options.metrics.deliveries.inc({ outcome: 'dead' });
       return 'dead';
     }

@@ -10,7 +10,7 @@ import { TOP_FAILING_SUBSCRIPTIONS } from '../../src/webhooks/metrics.js';
 import { apiClient, randomIp, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
-import { promQuery, scrape } from '../helpers/metrics.js';
+import { promQuery, promQueryRange, scrape } from '../helpers/metrics.js';
 import { TEST_JWT_SECRET } from '../helpers/platform.js';
 import { eventually, type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
@@ -40,6 +40,8 @@ const env = {
   WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
   WEBHOOK_RETRY_SCHEDULE: '1,1',
   WEBHOOK_RETRY_JITTER: '0',
+  // Its sweeper would re-queue other tests' overdue deliveries into this test's queue.
+  DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
   LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '2',
 };
 
@@ -56,9 +58,18 @@ const kafka = createKafka({
 const admin = kafka.admin();
 const processes: Partial<Record<ProcessName | 'api2', SpawnedProcess>> = {};
 const receivers: Receiver[] = [];
-const subscriptions = { ok: '', flaky: '', dead: '' };
+const subscriptions = { ok: '', flaky: '', dead: '', ssrf: '' };
+let startedAt = 0;
 let since: Date;
 let adminToken = '';
+
+/** Prometheus scraped each of the five processes successfully last time. */
+const allUp = async () => {
+  const up = await promQuery('up{job="hookline"}');
+  return (Object.keys(PORTS) as ProcessName[]).every((name) =>
+    up.some((v) => v.metric.process === name && v.value[1] === '1'),
+  );
+};
 
 const url = (name: ProcessName | 'api2') => {
   const spawned = processes[name];
@@ -102,20 +113,27 @@ beforeAll(async () => {
   });
   expect(login.status).toBe(200);
   adminToken = login.body.access_token;
-  for (const [key, receiver, eventTypes] of [
-    ['ok', ok, ['user.*']],
-    ['flaky', flaky, ['user.registered']],
-    ['dead', dead, ['user.login']],
+  // A fourth, to a private address outside WEBHOOK_ALLOWED_CIDRS: every attempt is refused by the
+  // SSRF guard, nothing is sent.
+  for (const [key, target, eventTypes] of [
+    ['ok', ok.url, ['user.*']],
+    ['flaky', flaky.url, ['user.registered']],
+    ['dead', dead.url, ['user.login']],
+    ['ssrf', 'http://10.0.0.1:9/hooks', ['user.registered']],
   ] as const) {
     const created = await client.call<{ id: string }>('POST', '/v1/webhooks/subscriptions', {
       token: adminToken,
-      body: { url: receiver.url, event_types: eventTypes, description: `observability test (${key})` },
+      body: { url: target, event_types: eventTypes, description: `observability test (${key})` },
     });
     expect(created.status).toBe(201);
     subscriptions[key] = created.body.id;
   }
   // The fan-out's subscription index follows changes through NOTIFY.
   await new Promise((resolve) => setTimeout(resolve, 500));
+  // As in production, Prometheus has scraped every process before the traffic: its first samples are
+  // the counters at 0, so that rate() and increase() see every event of the workload.
+  await eventually(allUp, 30_000, 'Prometheus to scrape all five processes');
+  startedAt = Date.now() / 1_000;
 }, 150_000);
 
 afterAll(async () => {
@@ -273,10 +291,14 @@ describe('the metrics match what happened', () => {
              count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
              count(*) FILTER (WHERE status = 'dead')::int AS dead
       FROM webhook_deliveries WHERE created_at >= ${since}`;
-    const [attempts] = await sql<{ total: number; ok: number; server_error: number }[]>`
+    const [attempts] = await sql<
+      { total: number; ok: number; server_error: number; no_answer: number; ssrf: number }[]
+    >`
       SELECT count(*)::int AS total,
              count(*) FILTER (WHERE a.status_code BETWEEN 200 AND 299)::int AS ok,
-             count(*) FILTER (WHERE a.status_code BETWEEN 500 AND 599)::int AS server_error
+             count(*) FILTER (WHERE a.status_code BETWEEN 500 AND 599)::int AS server_error,
+             count(*) FILTER (WHERE a.status_code IS NULL)::int AS no_answer,
+             count(*) FILTER (WHERE a.error_kind = 'ssrf_blocked')::int AS ssrf
       FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
       WHERE d.created_at >= ${since}`;
     const bySubscription = await sql<
@@ -299,8 +321,14 @@ describe('the metrics match what happened', () => {
     expect(deadRows[0]).toMatchObject({ status: 'dead' });
     expect(deadRows[0]?.attempts).toBe((deadRows[0]?.n ?? 0) * 3);
     expect(mine(subscriptions.ok).map((row) => row.status)).toEqual(['succeeded']);
+    const ssrfRows = mine(subscriptions.ssrf);
+    expect(ssrfRows).toEqual([{ ...ssrfRows[0], status: 'dead', attempts: (ssrfRows[0]?.n ?? 0) * 3 }]);
+    expect(attempts?.ssrf).toBeGreaterThanOrEqual((ssrfRows[0]?.n ?? 0) * 3);
     expect(M).toBeGreaterThanOrEqual(
-      (flakyRows[0]?.n ?? 0) + (deadRows[0]?.n ?? 0) + (mine(subscriptions.ok)[0]?.n ?? 0),
+      (flakyRows[0]?.n ?? 0) +
+        (deadRows[0]?.n ?? 0) +
+        (mine(subscriptions.ok)[0]?.n ?? 0) +
+        (ssrfRows[0]?.n ?? 0),
     );
 
     const delivery = await scrape(url('delivery'));
@@ -315,58 +343,58 @@ describe('the metrics match what happened', () => {
     expect(delivery.value('hookline_webhook_attempts_total', { status_class: '5xx' })).toBe(
       attempts?.server_error,
     );
+    expect(delivery.value('hookline_webhook_attempts_total', { status_class: 'error' })).toBe(
+      attempts?.no_answer,
+    );
+    expect(delivery.value('hookline_webhook_ssrf_refusals_total')).toBe(attempts?.ssrf);
     expect(delivery.value('hookline_webhook_e2e_latency_seconds_count')).toBe(deliveries?.succeeded);
     expect(fanout.value('hookline_webhook_deliveries_created_total')).toBe(M);
 
     // The failing-deliveries gauges agree with the database: the total, and the top subscriptions.
-    const failing = await sql<{ subscription_id: string; status: string; n: number }[]>`
-      SELECT subscription_id, status, count(*)::int AS n FROM webhook_deliveries
-      WHERE status IN ('retrying', 'dead') GROUP BY subscription_id, status`;
-    const totals = new Map<string, number>();
-    for (const row of failing)
-      totals.set(row.subscription_id, (totals.get(row.subscription_id) ?? 0) + row.n);
-    const top = [...totals]
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .slice(0, TOP_FAILING_SUBSCRIPTIONS)
-      .flatMap(([id]) =>
-        ['dead', 'retrying'].map(
-          (status) =>
-            `${id} ${status} ${failing.find((r) => r.subscription_id === id && r.status === status)?.n ?? 0}`,
-        ),
-      )
-      .sort();
-    const deadTotal = failing.filter((row) => row.status === 'dead').reduce((sum, row) => sum + row.n, 0);
+    const failingInDb = async () => {
+      const rows = await sql<{ subscription_id: string; status: string; n: number }[]>`
+        SELECT subscription_id, status, count(*)::int AS n FROM webhook_deliveries
+        WHERE status IN ('retrying', 'dead') GROUP BY subscription_id, status`;
+      const totals = new Map<string, number>();
+      for (const row of rows) totals.set(row.subscription_id, (totals.get(row.subscription_id) ?? 0) + row.n);
+      const top = [...totals]
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .slice(0, TOP_FAILING_SUBSCRIPTIONS)
+        .flatMap(([id]) =>
+          ['dead', 'retrying'].map(
+            (status) =>
+              `${id} ${status} ${rows.find((r) => r.subscription_id === id && r.status === status)?.n ?? 0}`,
+          ),
+        )
+        .sort();
+      const dead = rows.filter((row) => row.status === 'dead').reduce((sum, row) => sum + row.n, 0);
+      return { top, dead, subscriptions: totals.size };
+    };
+    let inDb = await failingInDb();
     await eventually(
       async () => {
+        inDb = await failingInDb();
         const now = await scrape(url('delivery'));
         const series = now
           .series('hookline_webhook_subscription_failing_deliveries')
           .map((s) => `${s.labels.subscription_id} ${s.labels.status} ${s.value}`)
           .sort();
         return (
-          now.value('hookline_webhook_failing_deliveries', { status: 'dead' }) === deadTotal &&
-          JSON.stringify(series) === JSON.stringify(top)
+          now.value('hookline_webhook_failing_deliveries', { status: 'dead' }) === inDb.dead &&
+          JSON.stringify(series) === JSON.stringify(inDb.top)
         );
       },
       30_000,
       'the failing-deliveries gauges to agree with PostgreSQL',
     );
-    if (totals.size <= TOP_FAILING_SUBSCRIPTIONS) expect(top.join('\n')).toContain(subscriptions.dead);
+    if (inDb.subscriptions <= TOP_FAILING_SUBSCRIPTIONS)
+      expect(inDb.top.join('\n')).toContain(subscriptions.dead);
   });
 });
 
 describe("the stack's Prometheus", () => {
   it('scrapes every process with up == 1', async () => {
-    await eventually(
-      async () => {
-        const up = await promQuery('up{job="hookline"}');
-        return (Object.keys(PORTS) as ProcessName[]).every((name) =>
-          up.some((v) => v.metric.process === name && v.value[1] === '1'),
-        );
-      },
-      30_000,
-      'Prometheus to see all five processes up',
-    );
+    await eventually(allUp, 30_000, 'Prometheus to see all five processes up');
   });
 
   it('answers every panel query of every dashboard with data', async () => {
@@ -391,6 +419,20 @@ describe("the stack's Prometheus", () => {
       'Prometheus to scrape the workload',
     );
 
+    // Each query is run as Grafana runs it, over a time range: from the start of the workload to now.
+    // Every target must return points, and every panel must show something other than 0, but for
+    // the panels that are 0 on a healthy platform once it has caught up (below, with the reason).
+    const mayBeZero = new Map([
+      ['Outbox backlog', 'the relay publishes within 200 ms: a 5 s scrape rarely sees a backlog'],
+      ['Jobs waiting', 'workers take jobs at once'],
+      ['Queue depth, by state', 'retries wait 1 s only: a 5 s scrape may miss them'],
+      ['Consumer lag, by group', 'the consumers keep up'],
+      ['Audit insert errors and buffered rows', 'ClickHouse is up; buffers flush every 200 ms'],
+      ['Outbox publish errors and rows set aside (last hour)', 'Kafka is up'],
+    ]);
+    // Steps end now, so the last point sees the latest scrape.
+    const end = Date.now() / 1_000;
+    const start = end - Math.ceil((end - startedAt) / 5) * 5;
     const folder = new URL('../../grafana/dashboards/', import.meta.url);
     const empty: string[] = [];
     let queries = 0;
@@ -399,18 +441,22 @@ describe("the stack's Prometheus", () => {
         panels: { title: string; targets: { expr: string; refId: string }[] }[];
       };
       for (const panel of dashboard.panels) {
+        let highest = Number.NEGATIVE_INFINITY;
         for (const target of panel.targets) {
-          // Grafana's $__rate_interval is at least four scrape intervals; two minutes is plenty here.
-          const expr = target.expr.replaceAll('$__rate_interval', '2m');
+          // Grafana's $__rate_interval: four scrape intervals at least (the stack scrapes every 5 s).
+          const expr = target.expr.replaceAll('$__rate_interval', '1m');
           expect(expr, `${file} / ${panel.title}: a Grafana variable this test does not know`).not.toContain(
             '$',
           );
-          const result = await promQuery(expr);
+          const points = (await promQueryRange(expr, { start, end, stepSeconds: 5 }))
+            .flatMap((series) => series.values.map(([, value]) => Number(value)))
+            .filter(Number.isFinite);
           queries += 1;
-          if (!result.some((vector) => Number.isFinite(Number(vector.value[1])))) {
-            empty.push(`${file} / ${panel.title} / ${target.refId}: ${expr} → ${JSON.stringify(result)}`);
-          }
+          if (points.length === 0)
+            empty.push(`${file} / ${panel.title} / ${target.refId}: no data (${expr})`);
+          highest = Math.max(highest, ...points);
         }
+        if (highest === 0 && !mayBeZero.has(panel.title)) empty.push(`${file} / ${panel.title}: only zeros`);
       }
     }
     expect(queries).toBeGreaterThan(40);

@@ -66,3 +66,28 @@ export async function promQuery(expr: string): Promise<PromVector[]> {
   }
   return body.data.result as PromVector[];
 }
+
+export interface PromMatrix {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+/** A range query (as Grafana makes them) through Prometheus's HTTP API; times in seconds. */
+export async function promQueryRange(
+  expr: string,
+  range: { start: number; end: number; stepSeconds: number },
+): Promise<PromMatrix[]> {
+  const response = await fetch(`${PROMETHEUS_URL}/api/v1/query_range`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      query: expr,
+      start: String(range.start),
+      end: String(range.end),
+      step: String(range.stepSeconds),
+    }),
+  });
+  const body = (await response.json()) as { status: string; error?: string; data?: { result: PromMatrix[] } };
+  if (body.status !== 'success' || !body.data) throw new Error(`Prometheus refused ${expr}: ${body.error}`);
+  return body.data.result;
+}

@@ -1,6 +1,7 @@
 import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { zeroed } from '../../src/metrics/labels.js';
+import { createMetrics } from '../../src/metrics/registry.js';
 import { sampled } from '../../src/metrics/sampled.js';
 
 describe('sampled', () => {
@@ -67,6 +68,20 @@ describe('sampled', () => {
     expect(await read()).toBe(3);
   });
 
+  it('does not keep a scrape waiting longer than firstWaitMs for a first reading that hangs', async () => {
+    let finish: (value: number) => void = () => {};
+    const read = sampled(() => new Promise<number>((resolve) => (finish = resolve)), {
+      maxAgeMs: 1_000,
+      firstWaitMs: 20,
+    });
+    const started = performance.now();
+    expect(await read()).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(500);
+    finish(7);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await read()).toBe(7);
+  });
+
   it('answers undefined when the very first reading fails', async () => {
     const read = sampled(() => Promise.reject(new Error('down')), { maxAgeMs: 10 });
     expect(await read()).toBeUndefined();
@@ -84,5 +99,21 @@ describe('zeroed', () => {
     const text = await registry.metrics();
     expect(text).toContain('t_total{outcome="a"} 0');
     expect(text).toContain('t_total{outcome="b"} 1');
+  });
+});
+
+describe('the process metrics', () => {
+  it('measure event-loop delay: a blocked loop shows in the lag percentiles', async () => {
+    const { registry } = createMetrics({ process: 'test' });
+    const p99 = async () => {
+      const text = await registry.metrics();
+      return Number(text.match(/^hookline_nodejs_eventloop_lag_p99_seconds\{[^}]*\} (\S+)$/m)?.[1]);
+    };
+    await p99(); // the first collection starts a fresh measurement window
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const until = performance.now() + 120;
+    while (performance.now() < until) {} // block the event loop for 120 ms
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await p99()).toBeGreaterThan(0.05);
   });
 });
