@@ -49,6 +49,10 @@ export function renderEventsDoc(): string {
     'Events never carry a password, a password hash or a token. `GET /v1/event-types` serves the same',
     'catalogue with a JSON Schema per type.',
     '',
+    'A webhook carries the event as `{type, timestamp, user_id, actor, data}` (`timestamp` is',
+    '`occurred_at`; the event `id` is the `webhook-id` header); `ip`, `user_agent` and `request_id` stay',
+    'inside the platform.',
+    '',
     '| type | topic | description |',
     '| --- | --- | --- |',
     ...eventTypes.map(

@@ -2,6 +2,7 @@ import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../db/client.js';
+import type { Envelope } from '../events/catalog.js';
 import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
 import { enqueueEventsSql } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
@@ -48,8 +49,21 @@ export interface DeliveryWorkerOptions {
 }
 
 /** The body receivers get: `{type, timestamp, data}` with the event's fields. */
-export function webhookBody(event: { type: string; occurred_at: string; data: unknown }): string {
-  return JSON.stringify({ type: event.type, timestamp: event.occurred_at, data: event.data });
+/**
+ * The body of a webhook: Standard Webhooks' `type`, `timestamp` and `data`, plus whom the event is
+ * about (`user_id`) and who did it (`actor`), without which a receiver could not tell, say, whose
+ * profile changed. The request's IP and user agent are not sent to receivers.
+ */
+export function webhookBody(
+  event: Pick<Envelope, 'type' | 'occurred_at' | 'user_id' | 'actor' | 'data'>,
+): string {
+  return JSON.stringify({
+    type: event.type,
+    timestamp: event.occurred_at,
+    user_id: event.user_id,
+    actor: event.actor,
+    data: event.data,
+  });
 }
 
 /** Signed Standard Webhooks headers for one attempt; custom headers cannot override them. */

@@ -126,9 +126,14 @@ describe('fan-out and signed delivery', () => {
     const payload = verifyWebhook(request?.body ?? '', request?.headers ?? {}, sub.secret) as {
       type: string;
       timestamp: string;
+      user_id: string;
+      actor: { type: string; id: string | null };
       data: { email: string };
     };
+    expect(Object.keys(payload)).toEqual(['type', 'timestamp', 'user_id', 'actor', 'data']);
     expect(payload.type).toBe('user.registered');
+    expect(payload.user_id).toBe(user.id);
+    expect(payload.actor).toEqual({ type: 'user', id: user.id });
     expect(payload.data.email).toBe(user.email);
     // The official Standard Webhooks library agrees.
     expect(
