@@ -8,6 +8,8 @@
  * `$__rate_interval` is Grafana's window for `rate()` (at least four scrape intervals).
  */
 
+import type { Dashboard, Panel } from '@grafana/schema';
+
 export const DATASOURCE = { type: 'prometheus', uid: 'prometheus' } as const;
 
 interface Target {
@@ -583,7 +585,7 @@ export function renderDashboard(spec: DashboardSpec) {
         range: !target.instant,
         instant: Boolean(target.instant),
       })),
-    };
+    } satisfies Panel;
   });
   return {
     uid: spec.uid,
@@ -605,11 +607,16 @@ export function renderDashboard(spec: DashboardSpec) {
         type: 'dashboards',
         tags: ['hookline'],
         asDropdown: true,
+        icon: 'external link',
         includeVars: false,
+        keepTime: true,
+        targetBlank: false,
+        tooltip: '',
+        url: '',
       },
     ],
     panels,
-  };
+  } satisfies Dashboard;
 }
 
 /** File name (in grafana/dashboards) → JSON text, exactly as committed. */
