@@ -199,6 +199,19 @@ export const webhookEnv = {
   WEBHOOK_RESPONSE_EXCERPT_BYTES: int(0, 64 * 1024)
     .default(4_096)
     .describe('Bytes of each answer stored with the attempt.'),
+  WEBHOOK_SECRETS_KEYS: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+    )
+    .refine((keys) => keys.every((key) => key.length >= 32), 'each key must be at least 32 characters')
+    .describe(
+      "Comma-separated passphrases (32+ characters each) encrypting the subscriptions' signing secrets at rest (AES-256-GCM): the first encrypts, every one decrypts. To rotate, put a new one first, run `npm run webhooks:reseal-secrets`, then drop the old one. Unset: secrets are stored in plain text.",
+    ),
   WEBHOOK_SECRET_OVERLAP_SECONDS: int(0, 30 * 86_400)
     .default(86_400)
     .describe('After a secret rotation, how long the old secret still signs (both signatures are sent).'),

@@ -57,7 +57,7 @@ export function fanoutPlan(deps: Dependencies): ProcessPlan {
       new FanoutWorker(deps.kafka, {
         sql: deps.sql,
         queue: hooks.queue,
-        index: new SubscriptionIndex(deps.sql, logger),
+        index: new SubscriptionIndex(deps.sql, logger, hooks.secrets),
         metrics: hooks.metrics,
         logger,
         retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length,
@@ -89,7 +89,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
         queue: hooks.queue,
         sql: deps.sql,
-        index: new SubscriptionIndex(deps.sql, logger),
+        index: new SubscriptionIndex(deps.sql, logger, hooks.secrets),
         http,
         metrics: hooks.metrics,
         logger,

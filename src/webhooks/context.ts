@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Dependencies } from '../platform/dependencies.js';
 import { createRedis } from '../redis.js';
 import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
+import { SecretBox } from './secret-box.js';
 
 /** What the webhook services, the fan-out and the delivery workers share in one process. */
 export interface WebhookDeps {
@@ -13,6 +14,8 @@ export interface WebhookDeps {
   config: Config;
   logger: Logger;
   metrics: WebhookMetrics;
+  /** Seals and opens the subscriptions' signing secrets (WEBHOOK_SECRETS_KEYS). */
+  secrets: SecretBox;
 }
 
 const cache = new WeakMap<Dependencies, WebhookDeps>();
@@ -26,7 +29,14 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
   });
   const metrics = createWebhookMetrics(deps.metrics.registry);
   registerQueueGauge(deps.metrics.registry, queue);
-  const built: WebhookDeps = { sql: deps.sql, queue, config: deps.config, logger: deps.logger, metrics };
+  const built: WebhookDeps = {
+    sql: deps.sql,
+    queue,
+    config: deps.config,
+    logger: deps.logger,
+    metrics,
+    secrets: new SecretBox(deps.config.WEBHOOK_SECRETS_KEYS),
+  };
   deps.onClose(() => queue.close());
   cache.set(deps, built);
   return built;

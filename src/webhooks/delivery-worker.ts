@@ -194,13 +194,25 @@ export class DeliveryWorker implements Component {
     }
 
     const body = webhookBody(context.event);
-    const headers = webhookHeaders({
-      eventId: context.event.id,
-      body,
-      secrets: subscription.secrets,
-      custom: subscription.headers,
-    });
-    const outcome = await this.options.http.post(subscription.url, headers, body);
+    // Never send unsigned: without a readable secret the attempt fails and is retried on schedule.
+    const outcome: SendOutcome =
+      subscription.secrets.length === 0
+        ? {
+            kind: 'error',
+            errorKind: 'secret_unavailable',
+            message: 'the signing secret cannot be decrypted: WEBHOOK_SECRETS_KEYS does not list its key',
+            durationMs: 0,
+          }
+        : await this.options.http.post(
+            subscription.url,
+            webhookHeaders({
+              eventId: context.event.id,
+              body,
+              secrets: subscription.secrets,
+              custom: subscription.headers,
+            }),
+            body,
+          );
     this.options.metrics.attempts.inc({ status_class: statusClass(outcome) });
     this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
     if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')

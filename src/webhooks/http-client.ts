@@ -8,7 +8,9 @@ export type AttemptErrorKind =
   | 'tls'
   | 'ssrf_blocked'
   | 'connection_reset'
-  | 'network';
+  | 'network'
+  /** Not sent: the subscription's signing secret could not be decrypted (see WEBHOOK_SECRETS_KEYS). */
+  | 'secret_unavailable';
 
 export type SendOutcome =
   | {

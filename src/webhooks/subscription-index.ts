@@ -1,6 +1,7 @@
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { matchesAny } from './filters.js';
+import { SecretBox } from './secret-box.js';
 
 export const SUBSCRIPTIONS_CHANNEL = 'hookline_subscriptions';
 
@@ -11,7 +12,10 @@ export interface ActiveSubscription {
   eventTypes: string[];
   headers: Record<string, string>;
   enabled: boolean;
-  /** The secrets that sign now: the current one, and the previous one during a rotation overlap. */
+  /**
+   * The secrets that sign now: the current one, and the previous one during a rotation overlap; none
+   * when they cannot be decrypted (WEBHOOK_SECRETS_KEYS lacks their key).
+   */
   secrets: string[];
   previousSecretExpiresAt: number | null;
 }
@@ -44,8 +48,25 @@ export class SubscriptionIndex {
   constructor(
     private readonly sql: Sql,
     private readonly logger: Logger,
+    private readonly secrets = new SecretBox([]),
     private readonly fullReloadMs = 30_000,
   ) {}
+
+  /** The secrets that can sign; none (and an error logged) when a stored one cannot be opened. */
+  private openSecrets(row: Row, previousValid: boolean): string[] {
+    try {
+      const current = this.secrets.open(row.secret);
+      return previousValid && row.previous_secret
+        ? [current, this.secrets.open(row.previous_secret)]
+        : [current];
+    } catch (error) {
+      this.logger.error(
+        { err: error, subscriptionId: row.id },
+        'cannot read the signing secret of a subscription: its deliveries wait until WEBHOOK_SECRETS_KEYS lists its key',
+      );
+      return [];
+    }
+  }
 
   async start(): Promise<void> {
     const listener = await this.sql.listen(
@@ -85,17 +106,18 @@ export class SubscriptionIndex {
         const now = Date.now();
         const byId = new Map<string, ActiveSubscription>();
         for (const row of rows) {
-          const previousValid =
+          const previousValid = Boolean(
             row.previous_secret &&
-            row.previous_secret_expires_at &&
-            row.previous_secret_expires_at.getTime() > now;
+              row.previous_secret_expires_at &&
+              row.previous_secret_expires_at.getTime() > now,
+          );
           byId.set(row.id, {
             id: row.id,
             url: row.url,
             eventTypes: row.event_types,
             headers: row.headers,
             enabled: row.enabled,
-            secrets: previousValid && row.previous_secret ? [row.secret, row.previous_secret] : [row.secret],
+            secrets: this.openSecrets(row, previousValid),
             previousSecretExpiresAt: previousValid
               ? (row.previous_secret_expires_at?.getTime() ?? null)
               : null,

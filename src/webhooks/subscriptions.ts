@@ -51,7 +51,7 @@ export function publicSubscription(row: SubscriptionRow) {
 }
 
 /** With the secret: only when it was just made (create, rotate). */
-const withSecret = (row: SubscriptionRow) => ({ ...publicSubscription(row), secret: row.secret });
+const withSecret = (row: SubscriptionRow, secret: string) => ({ ...publicSubscription(row), secret });
 export type PublicSubscription = ReturnType<typeof publicSubscription>;
 
 /** Headers hookline sets itself (or that would break the request): a subscription cannot set them. */
@@ -139,17 +139,18 @@ export async function createSubscription(
   input: SubscriptionInput & { url: string; event_types: string[] },
 ) {
   validate(deps, input);
+  const secret = newSigningSecret();
   const row = await deps.sql.begin(async (tx) => {
     const [created] = await tx<SubscriptionRow[]>`
       INSERT INTO webhook_subscriptions (id, url, event_types, description, headers, metadata, enabled, secret)
       VALUES (${uuidv7()}, ${input.url}, ${input.event_types}, ${input.description ?? null},
-        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${newSigningSecret()})
+        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${deps.secrets.seal(secret)})
       RETURNING *`;
     await notifyChanged(tx as unknown as WebhookDeps['sql']);
     return created;
   });
   if (!row) throw new Error('insert returned no row');
-  return withSecret(row);
+  return withSecret(row, secret);
 }
 
 async function findRow(deps: WebhookDeps, id: string): Promise<SubscriptionRow> {
@@ -226,18 +227,19 @@ export async function deleteSubscription(deps: WebhookDeps, id: string): Promise
 /** A new secret signs from now on; the old one keeps signing too until the overlap ends. */
 export async function rotateSecret(deps: WebhookDeps, id: string) {
   await findRow(deps, id);
+  const secret = newSigningSecret();
   const row = await deps.sql.begin(async (tx) => {
     const [updated] = await tx<SubscriptionRow[]>`
       UPDATE webhook_subscriptions SET
         previous_secret = secret,
         previous_secret_expires_at = now() + make_interval(secs => ${deps.config.WEBHOOK_SECRET_OVERLAP_SECONDS}),
-        secret = ${newSigningSecret()}, updated_at = now()
+        secret = ${deps.secrets.seal(secret)}, updated_at = now()
       WHERE id = ${id} RETURNING *`;
     await notifyChanged(tx as unknown as WebhookDeps['sql']);
     return updated;
   });
   if (!row) throw new AppError('not_found', 'No such subscription.');
-  return withSecret(row);
+  return withSecret(row, secret);
 }
 
 /** Sends a `webhook.test` event to this one subscription now (it skips Kafka and fan-out). */
@@ -263,4 +265,51 @@ export async function sendTestEvent(deps: WebhookDeps, id: string, actor: Actor)
     deps.config.WEBHOOK_RETRY_SCHEDULE.length,
   );
   return { event_id: event.id, delivery_id: deliveryId };
+}
+
+/**
+ * Seals every stored signing secret (current and previous) with the first key of
+ * WEBHOOK_SECRETS_KEYS where it is in plain text or under an older key (`npm run
+ * webhooks:reseal-secrets`). A row changed meanwhile (a rotation) is left as the change made it.
+ * Secrets under a key that is not listed cannot be read and are counted, not touched. `ids` limits it
+ * to those subscriptions.
+ */
+export async function resealSecrets(
+  deps: Pick<WebhookDeps, 'sql' | 'secrets'>,
+  options: { ids?: readonly string[] } = {},
+): Promise<{ resealed: number; unreadable: string[] }> {
+  const unreadable: string[] = [];
+  if (!deps.secrets.encrypts) return { resealed: 0, unreadable };
+  const rows = await deps.sql<{ id: string; secret: string; previous_secret: string | null }[]>`
+    SELECT id, secret, previous_secret FROM webhook_subscriptions
+    ${options.ids ? deps.sql`WHERE id IN ${deps.sql(options.ids as string[])}` : deps.sql``}
+    ORDER BY id`;
+  const reseal = (stored: string | null) =>
+    stored !== null && deps.secrets.needsReseal(stored)
+      ? deps.secrets.seal(deps.secrets.open(stored))
+      : stored;
+  let resealed = 0;
+  for (const row of rows) {
+    if (
+      !deps.secrets.needsReseal(row.secret) &&
+      !(row.previous_secret && deps.secrets.needsReseal(row.previous_secret))
+    )
+      continue;
+    let secret: string | null;
+    let previous: string | null;
+    try {
+      secret = reseal(row.secret);
+      previous = reseal(row.previous_secret);
+    } catch {
+      unreadable.push(row.id);
+      continue;
+    }
+    const result = await deps.sql`
+      UPDATE webhook_subscriptions SET secret = ${secret}, previous_secret = ${previous}
+      WHERE id = ${row.id} AND secret = ${row.secret}
+        AND previous_secret IS NOT DISTINCT FROM ${row.previous_secret}`;
+    resealed += result.count;
+  }
+  if (resealed > 0) await notifyChanged(deps.sql);
+  return { resealed, unreadable };
 }

@@ -3,7 +3,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.js';
 import { webhookDeps } from '../../src/webhooks/context.js';
-import { verifyWebhook } from '../../src/webhooks/signing.js';
+import { SecretBox } from '../../src/webhooks/secret-box.js';
+import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
+import { SUBSCRIPTIONS_CHANNEL } from '../../src/webhooks/subscription-index.js';
+import { resealSecrets } from '../../src/webhooks/subscriptions.js';
 import { sweepLostDeliveries } from '../../src/webhooks/sweeper.js';
 import { type ApiClient, apiClient, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
@@ -11,6 +14,8 @@ import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
 const ADMIN_EMAIL = uniqueEmail('hooks-admin');
+const SECRETS_KEY_A = 'first-passphrase-for-webhook-secrets-in-tests';
+const SECRETS_KEY_B = 'second-passphrase-for-webhook-secrets-in-tests';
 const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
 let platform: TestPlatform;
 let recorder: EventRecorder;
@@ -29,6 +34,8 @@ beforeAll(async () => {
       WEBHOOK_TIMEOUT_MS: '1500',
       WEBHOOK_SECRET_OVERLAP_SECONDS: '3',
       WEBHOOK_RETRY_AFTER_MAX_SECONDS: '5',
+      // Every flow of this file runs with the signing secrets encrypted at rest.
+      WEBHOOK_SECRETS_KEYS: SECRETS_KEY_A,
     },
     { webhooks: true },
   );
@@ -408,6 +415,74 @@ describe('secret rotation', () => {
     expect(() =>
       verifyWebhook(afterwards?.body ?? '', afterwards?.headers ?? {}, rotated.body.secret),
     ).not.toThrow();
+  });
+});
+
+describe('signing secrets at rest', () => {
+  it('are stored encrypted; a plain one from before still signs; a key the processes lack holds deliveries back unsent until it is known', async () => {
+    const { sql } = platform.running.deps;
+    const stored = async (id: string) => {
+      const [row] = await sql<
+        { secret: string }[]
+      >`SELECT secret FROM webhook_subscriptions WHERE id = ${id}`;
+      return row?.secret ?? '';
+    };
+    const sealedTarget = await receiver();
+    const legacyTarget = await receiver();
+    const sealed = await subscribe(sealedTarget.url, ['webhook.test']);
+    const legacy = await subscribe(legacyTarget.url, ['webhook.test']);
+    const keyA = new SecretBox([SECRETS_KEY_A]);
+    expect(await stored(sealed.id)).toMatch(/^enc1:[0-9a-f]{8}:/);
+    expect(await stored(sealed.id)).not.toContain(sealed.secret.slice(6, 20));
+    expect(keyA.open(await stored(sealed.id))).toBe(sealed.secret);
+
+    // A secret stored in plain text, before encryption was configured, still signs.
+    const plain = newSigningSecret();
+    await sql`UPDATE webhook_subscriptions SET secret = ${plain} WHERE id = ${legacy.id}`;
+    await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const test = (id: string) =>
+      admin.client.call('POST', `/v1/webhooks/subscriptions/${id}/test`, { token: admin.token });
+    await test(legacy.id);
+    const [fromLegacy] = await legacyTarget.waitFor(1);
+    expect(() => verifyWebhook(fromLegacy?.body ?? '', fromLegacy?.headers ?? {}, plain)).not.toThrow();
+
+    // Resealed under a new key the running processes do not know: nothing is sent unsigned; the
+    // attempt fails and waits for its retry.
+    const ids = [sealed.id, legacy.id];
+    expect(
+      await resealSecrets({ sql, secrets: new SecretBox([SECRETS_KEY_B, SECRETS_KEY_A]) }, { ids }),
+    ).toEqual({
+      resealed: 2,
+      unreadable: [],
+    });
+    expect(await stored(legacy.id)).toMatch(/^enc1:/);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await test(sealed.id);
+    const waiting = await deliveryWhen(sealed.id, (d) => d.attempt_log.length >= 1);
+    expect(waiting.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'secret_unavailable' });
+    expect(sealedTarget.requests).toEqual([]);
+
+    // Once the key is known again (here: resealed back under key A), the retry goes out, signed with
+    // the same secret as before; the plain one was encrypted without changing.
+    expect(
+      await resealSecrets({ sql, secrets: new SecretBox([SECRETS_KEY_A, SECRETS_KEY_B]) }, { ids }),
+    ).toEqual({
+      resealed: 2,
+      unreadable: [],
+    });
+    const delivered = await deliveryWhen(sealed.id, (d) => d.status === 'succeeded');
+    expect(delivered.attempt_log.at(-1)?.status_code).toBe(200);
+    const [fromSealed] = await sealedTarget.waitFor(1);
+    expect(() =>
+      verifyWebhook(fromSealed?.body ?? '', fromSealed?.headers ?? {}, sealed.secret),
+    ).not.toThrow();
+    expect(keyA.open(await stored(legacy.id))).toBe(plain);
+    // With only key B, the rows sealed under key A cannot be read and are reported, not touched.
+    expect(await resealSecrets({ sql, secrets: new SecretBox([SECRETS_KEY_B]) }, { ids })).toEqual({
+      resealed: 0,
+      unreadable: [...ids].sort(),
+    });
   });
 });
 
