@@ -9,6 +9,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY drizzle ./drizzle
+COPY scripts/reseal-secrets.ts ./scripts/
 USER node
 EXPOSE 3000
 STOPSIGNAL SIGTERM

@@ -1,7 +1,7 @@
 // `npm run webhooks:reseal-secrets`: encrypts every webhook signing secret with the first key of
 // WEBHOOK_SECRETS_KEYS, where it is still in plain text or under an older key. Safe to run while the
-// platform runs, and again. Rotating keys: put the new key first (keeping the old one), restart the
-// processes, run this, then drop the old key. Subscription ids as arguments limit it to those.
+// platform runs, and again. Rotating keys: add the new key last in every process (all can then read
+// it), then move it first (new secrets are sealed with it), run this, then drop the old key. Subscription ids as arguments limit it to those.
 import { loadConfig } from '../src/config/load.js';
 import { createDatabase } from '../src/db/client.js';
 import { SecretBox } from '../src/webhooks/secret-box.js';

@@ -209,8 +209,9 @@ export const webhookEnv = {
         .filter(Boolean),
     )
     .refine((keys) => keys.every((key) => key.length >= 32), 'each key must be at least 32 characters')
+    .refine((keys) => new Set(keys).size === keys.length, 'lists the same key twice')
     .describe(
-      "Comma-separated passphrases (32+ characters each) encrypting the subscriptions' signing secrets at rest (AES-256-GCM): the first encrypts, every one decrypts. To rotate, put a new one first, run `npm run webhooks:reseal-secrets`, then drop the old one. Unset: secrets are stored in plain text.",
+      "Comma-separated passphrases (32+ characters each) encrypting the subscriptions' signing secrets at rest (AES-256-GCM): the first encrypts, every one decrypts. Use random keys (e.g. `openssl rand -base64 32`). To rotate: add the new key last everywhere, then move it first, run `npm run webhooks:reseal-secrets`, then drop the old one. Unset: secrets are stored in plain text.",
     ),
   WEBHOOK_SECRET_OVERLAP_SECONDS: int(0, 30 * 86_400)
     .default(86_400)

@@ -155,8 +155,14 @@ export class DeliveryRecorder {
     const latest = new Map(records.map((record) => [record.deliveryId, record]));
     const updates = [...latest.values()];
     const succeeded = new Set(records.filter((r) => r.status === 'succeeded').map((r) => r.subscriptionId));
+    // A delivery not sent because its signing secret could not be decrypted is the platform's
+    // failure, not the endpoint's: it does not make the subscription "failing" (nor disable it).
     const failed = [
-      ...new Set(records.filter((r) => r.status !== 'succeeded').map((r) => r.subscriptionId)),
+      ...new Set(
+        records
+          .filter((r) => r.status !== 'succeeded' && r.errorKind !== 'secret_unavailable')
+          .map((r) => r.subscriptionId),
+      ),
     ].filter((id) => !succeeded.has(id));
     const gone = [...new Set(records.filter((r) => r.gone).map((r) => r.subscriptionId))];
     return this.sql.begin(async (tx) => {

@@ -214,7 +214,8 @@ export class DeliveryWorker implements Component {
             body,
           );
     this.options.metrics.attempts.inc({ status_class: statusClass(outcome) });
-    this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
+    if (!(outcome.kind === 'error' && outcome.errorKind === 'secret_unavailable'))
+      this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
     if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')
       this.options.metrics.ssrfRefusals.inc();
 

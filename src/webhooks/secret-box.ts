@@ -26,24 +26,35 @@ export class SecretBox {
       const bytes = Buffer.from(hkdfSync('sha256', passphrase, Buffer.alloc(0), INFO, 32));
       return { id: createHash('sha256').update(bytes).digest('hex').slice(0, 8), bytes };
     });
+    if (new Set(this.keys.map((key) => key.id)).size !== this.keys.length) {
+      throw new Error('WEBHOOK_SECRETS_KEYS lists the same key twice');
+    }
   }
 
   get encrypts(): boolean {
     return this.keys.length > 0;
   }
 
-  /** The value to store for a secret: sealed with the first key, or the secret itself without keys. */
-  seal(secret: string): string {
+  /**
+   * The value to store for a subscription's secret: sealed with the first key, or the secret itself
+   * without keys. The subscription id is authenticated with it, so a sealed value copied to another
+   * subscription does not open.
+   */
+  seal(secret: string, subscriptionId: string): string {
     const key = this.keys[0];
     if (!key) return secret;
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key.bytes, iv);
+    const cipher = createCipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: 16 });
+    cipher.setAAD(Buffer.from(subscriptionId, 'utf8'));
     const ciphertext = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
     return `${PREFIX}:${key.id}:${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
   }
 
-  /** The secret of a stored value; throws if it was sealed with a key that is not listed, or altered. */
-  open(stored: string): string {
+  /**
+   * The secret of a stored value; throws if it was sealed with a key that is not listed, for another
+   * subscription, or altered.
+   */
+  open(stored: string, subscriptionId: string): string {
     if (!stored.startsWith(`${PREFIX}:`)) return stored;
     const [, keyId, payload] = stored.split(':');
     const key = this.keys.find((k) => k.id === keyId);
@@ -53,7 +64,9 @@ export class SecretBox {
       );
     }
     const raw = Buffer.from(payload, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', key.bytes, raw.subarray(0, 12));
+    if (raw.length <= 28) throw new Error('a sealed webhook secret is truncated');
+    const decipher = createDecipheriv('aes-256-gcm', key.bytes, raw.subarray(0, 12), { authTagLength: 16 });
+    decipher.setAAD(Buffer.from(subscriptionId, 'utf8'));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }

@@ -52,20 +52,32 @@ export class SubscriptionIndex {
     private readonly fullReloadMs = 30_000,
   ) {}
 
-  /** The secrets that can sign; none (and an error logged) when a stored one cannot be opened. */
+  /** Subscriptions whose unreadable secret was already logged (once each, not at every reload). */
+  private readonly reported = new Set<string>();
+
+  /**
+   * The secrets that can sign, each opened on its own: an unreadable previous secret does not stop the
+   * current one from signing. None when the current one cannot be opened (an error is logged once).
+   */
   private openSecrets(row: Row, previousValid: boolean): string[] {
-    try {
-      const current = this.secrets.open(row.secret);
-      return previousValid && row.previous_secret
-        ? [current, this.secrets.open(row.previous_secret)]
-        : [current];
-    } catch (error) {
-      this.logger.error(
-        { err: error, subscriptionId: row.id },
-        'cannot read the signing secret of a subscription: its deliveries wait until WEBHOOK_SECRETS_KEYS lists its key',
-      );
-      return [];
-    }
+    const open = (stored: string, which: string) => {
+      try {
+        return this.secrets.open(stored, row.id);
+      } catch (error) {
+        if (!this.reported.has(`${row.id}:${which}`)) {
+          this.reported.add(`${row.id}:${which}`);
+          this.logger.error(
+            { err: error, subscriptionId: row.id, which },
+            'cannot read a signing secret of a subscription: WEBHOOK_SECRETS_KEYS does not list its key',
+          );
+        }
+        return undefined;
+      }
+    };
+    const current = open(row.secret, 'current');
+    if (current === undefined) return [];
+    const previous = previousValid && row.previous_secret ? open(row.previous_secret, 'previous') : undefined;
+    return previous === undefined ? [current] : [current, previous];
   }
 
   async start(): Promise<void> {

@@ -139,12 +139,13 @@ export async function createSubscription(
   input: SubscriptionInput & { url: string; event_types: string[] },
 ) {
   validate(deps, input);
+  const id = uuidv7();
   const secret = newSigningSecret();
   const row = await deps.sql.begin(async (tx) => {
     const [created] = await tx<SubscriptionRow[]>`
       INSERT INTO webhook_subscriptions (id, url, event_types, description, headers, metadata, enabled, secret)
-      VALUES (${uuidv7()}, ${input.url}, ${input.event_types}, ${input.description ?? null},
-        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${deps.secrets.seal(secret)})
+      VALUES (${id}, ${input.url}, ${input.event_types}, ${input.description ?? null},
+        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${deps.secrets.seal(secret, id)})
       RETURNING *`;
     await notifyChanged(tx as unknown as WebhookDeps['sql']);
     return created;
@@ -233,7 +234,7 @@ export async function rotateSecret(deps: WebhookDeps, id: string) {
       UPDATE webhook_subscriptions SET
         previous_secret = secret,
         previous_secret_expires_at = now() + make_interval(secs => ${deps.config.WEBHOOK_SECRET_OVERLAP_SECONDS}),
-        secret = ${deps.secrets.seal(secret)}, updated_at = now()
+        secret = ${deps.secrets.seal(secret, id)}, updated_at = now()
       WHERE id = ${id} RETURNING *`;
     await notifyChanged(tx as unknown as WebhookDeps['sql']);
     return updated;
@@ -270,46 +271,63 @@ export async function sendTestEvent(deps: WebhookDeps, id: string, actor: Actor)
 /**
  * Seals every stored signing secret (current and previous) with the first key of
  * WEBHOOK_SECRETS_KEYS where it is in plain text or under an older key (`npm run
- * webhooks:reseal-secrets`). A row changed meanwhile (a rotation) is left as the change made it.
- * Secrets under a key that is not listed cannot be read and are counted, not touched. `ids` limits it
- * to those subscriptions.
+ * webhooks:reseal-secrets`); a previous secret whose overlap has ended is dropped, not resealed. Each
+ * row is written only if unchanged since it was read; a row that changed meanwhile (a rotation) is
+ * read again, so when this returns no row is left under an older key but the unreadable ones:
+ * secrets under a key that is not listed, which are reported, not touched. `ids` limits it to those
+ * subscriptions.
  */
 export async function resealSecrets(
   deps: Pick<WebhookDeps, 'sql' | 'secrets'>,
   options: { ids?: readonly string[] } = {},
 ): Promise<{ resealed: number; unreadable: string[] }> {
-  const unreadable: string[] = [];
-  if (!deps.secrets.encrypts) return { resealed: 0, unreadable };
-  const rows = await deps.sql<{ id: string; secret: string; previous_secret: string | null }[]>`
-    SELECT id, secret, previous_secret FROM webhook_subscriptions
-    ${options.ids ? deps.sql`WHERE id IN ${deps.sql(options.ids as string[])}` : deps.sql``}
-    ORDER BY id`;
-  const reseal = (stored: string | null) =>
-    stored !== null && deps.secrets.needsReseal(stored)
-      ? deps.secrets.seal(deps.secrets.open(stored))
-      : stored;
+  if (!deps.secrets.encrypts) return { resealed: 0, unreadable: [] };
+  if (options.ids && options.ids.length === 0) return { resealed: 0, unreadable: [] };
+  const box = deps.secrets;
   let resealed = 0;
-  for (const row of rows) {
-    if (
-      !deps.secrets.needsReseal(row.secret) &&
-      !(row.previous_secret && deps.secrets.needsReseal(row.previous_secret))
-    )
-      continue;
-    let secret: string | null;
-    let previous: string | null;
-    try {
-      secret = reseal(row.secret);
-      previous = reseal(row.previous_secret);
-    } catch {
-      unreadable.push(row.id);
-      continue;
+  for (let pass = 0; ; pass++) {
+    const rows = await deps.sql<
+      { id: string; secret: string; previous_secret: string | null; previous_expired: boolean }[]
+    >`
+      SELECT id, secret, previous_secret,
+        COALESCE(previous_secret_expires_at <= now(), false) AS previous_expired
+      FROM webhook_subscriptions
+      ${options.ids ? deps.sql`WHERE id IN ${deps.sql(options.ids as string[])}` : deps.sql``}
+      ORDER BY id`;
+    const unreadable: string[] = [];
+    let conflicts = 0;
+    for (const row of rows) {
+      const dropPrevious = row.previous_secret !== null && row.previous_expired;
+      const previousStale =
+        row.previous_secret !== null && !dropPrevious && box.needsReseal(row.previous_secret);
+      if (!box.needsReseal(row.secret) && !previousStale && !dropPrevious) continue;
+      let secret: string;
+      let previous: string | null;
+      try {
+        secret = box.needsReseal(row.secret) ? box.seal(box.open(row.secret, row.id), row.id) : row.secret;
+        previous =
+          dropPrevious || row.previous_secret === null
+            ? null
+            : previousStale
+              ? box.seal(box.open(row.previous_secret, row.id), row.id)
+              : row.previous_secret;
+      } catch {
+        unreadable.push(row.id);
+        continue;
+      }
+      const result = await deps.sql`
+        UPDATE webhook_subscriptions SET secret = ${secret}, previous_secret = ${previous},
+          previous_secret_expires_at = CASE WHEN ${previous}::text IS NULL THEN NULL ELSE previous_secret_expires_at END
+        WHERE id = ${row.id} AND secret = ${row.secret}
+          AND previous_secret IS NOT DISTINCT FROM ${row.previous_secret}`;
+      resealed += result.count;
+      if (result.count === 0) conflicts += 1;
     }
-    const result = await deps.sql`
-      UPDATE webhook_subscriptions SET secret = ${secret}, previous_secret = ${previous}
-      WHERE id = ${row.id} AND secret = ${row.secret}
-        AND previous_secret IS NOT DISTINCT FROM ${row.previous_secret}`;
-    resealed += result.count;
+    if (conflicts === 0 || pass >= 10) {
+      if (resealed > 0) await notifyChanged(deps.sql);
+      if (conflicts > 0)
+        throw new Error(`${conflicts} subscription(s) kept changing while being resealed; run it again`);
+      return { resealed, unreadable };
+    }
   }
-  if (resealed > 0) await notifyChanged(deps.sql);
-  return { resealed, unreadable };
 }

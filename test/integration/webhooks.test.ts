@@ -434,7 +434,7 @@ describe('signing secrets at rest', () => {
     const keyA = new SecretBox([SECRETS_KEY_A]);
     expect(await stored(sealed.id)).toMatch(/^enc1:[0-9a-f]{8}:/);
     expect(await stored(sealed.id)).not.toContain(sealed.secret.slice(6, 20));
-    expect(keyA.open(await stored(sealed.id))).toBe(sealed.secret);
+    expect(keyA.open(await stored(sealed.id), sealed.id)).toBe(sealed.secret);
 
     // A secret stored in plain text, before encryption was configured, still signs.
     const plain = newSigningSecret();
@@ -462,6 +462,10 @@ describe('signing secrets at rest', () => {
     const waiting = await deliveryWhen(sealed.id, (d) => d.attempt_log.length >= 1);
     expect(waiting.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'secret_unavailable' });
     expect(sealedTarget.requests).toEqual([]);
+    // The platform's failure, not the endpoint's: the subscription is not marked failing.
+    const [health] = await sql<{ failing_since: Date | null }[]>`
+      SELECT failing_since FROM webhook_subscriptions WHERE id = ${sealed.id}`;
+    expect(health?.failing_since).toBeNull();
 
     // Once the key is known again (here: resealed back under key A), the retry goes out, signed with
     // the same secret as before; the plain one was encrypted without changing.
@@ -477,7 +481,7 @@ describe('signing secrets at rest', () => {
     expect(() =>
       verifyWebhook(fromSealed?.body ?? '', fromSealed?.headers ?? {}, sealed.secret),
     ).not.toThrow();
-    expect(keyA.open(await stored(legacy.id))).toBe(plain);
+    expect(keyA.open(await stored(legacy.id), legacy.id)).toBe(plain);
     // With only key B, the rows sealed under key A cannot be read and are reported, not touched.
     expect(await resealSecrets({ sql, secrets: new SecretBox([SECRETS_KEY_B]) }, { ids })).toEqual({
       resealed: 0,
