@@ -18,7 +18,7 @@ import { startGroupAtEnd } from '../src/kafka/topics.js';
 import { createLogger } from '../src/logger.js';
 import { createRedis } from '../src/redis.js';
 import { newSigningSecret } from '../src/webhooks/signing.js';
-import { SUBSCRIPTIONS_CHANNEL } from '../src/webhooks/subscription-index.js';
+import { notifySubscriptionsChanged } from '../src/webhooks/subscription-index.js';
 
 const THROUGHPUT_EVENTS = Number(process.env.BENCH_EVENTS ?? 30_000);
 const LATENCY_RATE = Number(process.env.BENCH_RATE ?? 1_000);
@@ -322,7 +322,7 @@ async function main() {
 
   await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, description)
     VALUES (${subscriptionId}, ${`http://127.0.0.1:${receiverPort}/hooks`}, ${['user.profile.updated']}, ${newSigningSecret()}, 'npm run bench')`;
-  await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+  await notifySubscriptionsChanged(sql);
   const others = await sql<{ n: number }[]>`
     SELECT count(*)::int AS n FROM webhook_subscriptions
     WHERE enabled AND id <> ${subscriptionId} AND (event_types && ARRAY['*', 'user.*', 'user.profile.updated'])`;
@@ -457,7 +457,7 @@ try {
   for (const child of children) child.kill('SIGTERM');
   await sleep(1_000);
   await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscriptionId}`.catch(() => {});
-  await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`.catch(() => {});
+  await notifySubscriptionsChanged(sql).catch(() => {});
   const connection = createRedis(config.REDIS_URL, 'queue', 'bench-cleanup');
   const queue = new Queue(queueName, { connection });
   await queue.obliterate({ force: true }).catch(() => {});

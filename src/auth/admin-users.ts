@@ -6,7 +6,7 @@ import type { Actor } from '../events/catalog.js';
 import { buildEvent, type RequestMeta } from '../events/envelope.js';
 import { enqueueEvents } from '../events/outbox.js';
 import type { AuthDeps } from './context.js';
-import { type PublicUser, publicUser } from './model.js';
+import { normaliseEmail, type PublicUser, publicUser } from './model.js';
 
 /** Users, newest first, by keyset pagination on the time-ordered id; `email` filters by substring. */
 export async function listUsers(
@@ -15,7 +15,7 @@ export async function listUsers(
 ): Promise<{ items: PublicUser[]; next_cursor: string | null }> {
   const conditions = [];
   if (input.cursor) conditions.push(lt(users.id, input.cursor));
-  if (input.email) conditions.push(ilike(users.email, `%${escapeLike(input.email.trim().toLowerCase())}%`));
+  if (input.email) conditions.push(ilike(users.email, `%${escapeLike(normaliseEmail(input.email))}%`));
   const rows = await deps.db
     .select()
     .from(users)

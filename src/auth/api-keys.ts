@@ -1,18 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../db/client.js';
 import { type ApiKey, apiKeys } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
+import { hashToken } from './tokens.js';
 
 /** The scopes an API key can hold; each allows one family of endpoints and nothing else. */
 export const apiKeyScopes = ['webhooks:manage', 'audit:read'] as const;
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 export const API_KEY_PREFIX = 'hlk_';
-
-/** SHA-256, not argon2: a key is 256 random bits, and it is checked on every call. */
-export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('base64url');
 
 function publicApiKey(row: ApiKey) {
   return {
@@ -36,7 +34,7 @@ export async function createApiKey(
       id: uuidv7(),
       name: input.name,
       prefix: key.slice(0, 12),
-      keyHash: hashApiKey(key),
+      keyHash: hashToken(key),
       scopes: [...new Set(input.scopes)],
       createdBy: input.createdBy,
     })
@@ -74,7 +72,7 @@ export async function findApiKey(db: Database, key: string): Promise<ApiKey | un
   const [row] = await db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, hashApiKey(key)), isNull(apiKeys.revokedAt)));
+    .where(and(eq(apiKeys.keyHash, hashToken(key)), isNull(apiKeys.revokedAt)));
   return row;
 }
 

@@ -6,7 +6,7 @@ import { enqueueEvents } from '../events/outbox.js';
 import type { AuthDeps } from './context.js';
 import { issueTokens, type TokenPair } from './login.js';
 import { afterRevoke, type RevokedSession, revokeSessions } from './sessions.js';
-import { hashRefreshToken, newRefreshToken } from './tokens.js';
+import { hashToken, newRefreshToken } from './tokens.js';
 
 type Outcome =
   | { kind: 'rotated'; userId: string; sessionId: string; refreshToken: string }
@@ -25,7 +25,7 @@ export async function refresh(
   input: { refreshToken: string },
   meta: RequestMeta,
 ): Promise<TokenPair> {
-  const tokenHash = hashRefreshToken(input.refreshToken);
+  const tokenHash = hashToken(input.refreshToken);
   const outcome = await deps.db.transaction(async (tx): Promise<Outcome> => {
     const [claimed] = await tx
       .update(refreshTokens)

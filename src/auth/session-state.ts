@@ -60,10 +60,12 @@ export class SessionStates {
   }
 
   async get(sessionId: string): Promise<SessionState | null> {
+    let cacheUp = true;
     try {
       const cached = await this.redis.get(keyOf(sessionId));
       if (cached) return JSON.parse(cached) as SessionState;
     } catch (error) {
+      cacheUp = false;
       this.options.logger.warn({ err: error }, 'session cache unavailable; reading PostgreSQL');
     }
     const [row] = await this.query(eq(sessions.id, sessionId));
@@ -75,9 +77,12 @@ export class SessionStates {
       expiresAt: row.expiresAt.getTime(),
       version: row.version.getTime(),
     };
-    await this.redis
-      .set(keyOf(sessionId), JSON.stringify(state), 'EX', this.options.ttlSeconds, 'NX')
-      .catch(() => {});
+    // Filling the cache is skipped while Redis is failing: the request must not wait for it twice.
+    if (cacheUp) {
+      await this.redis
+        .set(keyOf(sessionId), JSON.stringify(state), 'EX', this.options.ttlSeconds, 'NX')
+        .catch(() => {});
+    }
     return state;
   }
 

@@ -60,9 +60,13 @@ export class AccessTokens {
 /** A refresh token: 256 random bits, shown to the client once, stored only as its SHA-256 hash. */
 export function newRefreshToken(): { token: string; hash: string } {
   const token = `hlr_${randomBytes(32).toString('base64url')}`;
-  return { token, hash: hashRefreshToken(token) };
+  return { token, hash: hashToken(token) };
 }
 
-export function hashRefreshToken(token: string): string {
+/**
+ * How refresh tokens and API keys are stored: SHA-256, not argon2, since each is 256 random bits
+ * (nothing to guess) and is checked on every use.
+ */
+export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { parseCidrs } from '../webhooks/ssrf.js';
 
 /**
- * Every environment variable the platform reads, declared once. Each process parses the subset it
- * needs (see `processSchemas`) at boot; nothing else reads `process.env`. The README's configuration
+ * Every environment variable the platform reads, declared once. Every process parses them all at
+ * boot (`configSchema` in load.ts); nothing else reads `process.env`. The README's configuration
  * reference is generated from these declarations (`npm run docs:config`) and a test keeps it in step.
  */
 

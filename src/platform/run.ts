@@ -42,7 +42,7 @@ export async function runProcess(
   const config = loadConfig(name, env);
   const logger = createLogger({ level: config.LOG_LEVEL, process: name });
   const deps = createDependencies(config, logger, name);
-  let readiness = new Readiness(dependencyChecks(deps), config.READINESS_TIMEOUT_MS);
+  let readiness: Readiness | undefined;
 
   const started: Component[] = [];
   let server: ReturnType<typeof serve> | undefined;
@@ -74,8 +74,7 @@ export async function runProcess(
     }
 
     const { components, routes, checks } = plan(deps);
-    if (checks)
-      readiness = new Readiness({ ...dependencyChecks(deps), ...checks }, config.READINESS_TIMEOUT_MS);
+    readiness = new Readiness({ ...dependencyChecks(deps), ...checks }, config.READINESS_TIMEOUT_MS);
     const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
     app.use(httpMetrics(deps.metrics));
     registerHealthRoutes(app, { readiness, metrics: deps.metrics });
@@ -108,7 +107,7 @@ export async function runProcess(
   const stop = (reason: string) => {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
-      readiness.markShuttingDown();
+      readiness?.markShuttingDown();
       const timer = setTimeout(() => {
         logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
         process.exit(1);

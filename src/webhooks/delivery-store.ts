@@ -1,6 +1,5 @@
 import type { Sql } from '../db/client.js';
 import type { Envelope } from '../events/catalog.js';
-import type { Logger } from '../logger.js';
 
 export interface DeliveryContext {
   id: string;
@@ -85,7 +84,18 @@ export interface AttemptRecord {
   nextAttemptAt: Date | null;
   /** The subscription answered 410 Gone: disable it. */
   gone: boolean;
+  /**
+   * Whether the attempt tells about the endpoint's health: false when the platform did not send it
+   * (its signing secret could not be decrypted), so it cannot make the subscription "failing".
+   */
+  endpointHealth: boolean;
 }
+
+const disabledOf = (row: { id: string; url: string; failing_since: Date | null }) => ({
+  id: row.id,
+  url: row.url,
+  failingSince: row.failing_since,
+});
 
 export interface DisabledSubscription {
   id: string;
@@ -111,7 +121,6 @@ export class DeliveryRecorder {
     private readonly options: {
       disableAfterSeconds: number;
       maxBatch: number;
-      logger: Logger;
       onDisabled: (tx: Sql, disabled: DisabledSubscription[]) => Promise<void>;
     },
   ) {}
@@ -155,27 +164,26 @@ export class DeliveryRecorder {
     const latest = new Map(records.map((record) => [record.deliveryId, record]));
     const updates = [...latest.values()];
     const succeeded = new Set(records.filter((r) => r.status === 'succeeded').map((r) => r.subscriptionId));
-    // A delivery not sent because its signing secret could not be decrypted is the platform's
-    // failure, not the endpoint's: it does not make the subscription "failing" (nor disable it).
     const failed = [
       ...new Set(
-        records
-          .filter((r) => r.status !== 'succeeded' && r.errorKind !== 'secret_unavailable')
-          .map((r) => r.subscriptionId),
+        records.filter((r) => r.status !== 'succeeded' && r.endpointHealth).map((r) => r.subscriptionId),
       ),
     ].filter((id) => !succeeded.has(id));
     const gone = [...new Set(records.filter((r) => r.gone).map((r) => r.subscriptionId))];
     return this.sql.begin(async (tx) => {
+      // Every statement goes out at once (pipelined, run in order): none needs another's result.
+      type Disabled = { id: string; url: string; failing_since: Date | null }[];
+      const none = Promise.resolve([] as Disabled);
       // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
-      await tx`SET LOCAL enable_seqscan = off`;
-      await tx`
+      const statements: Promise<unknown>[] = [tx`SET LOCAL enable_seqscan = off`];
+      statements.push(tx`
         INSERT INTO webhook_attempts (id, delivery_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
         SELECT * FROM unnest(${records.map((r) => r.id)}::uuid[], ${records.map((r) => r.deliveryId)}::uuid[],
           ${records.map((r) => r.number)}::int[], ${records.map((r) => r.startedAt.toISOString())}::timestamptz[],
           ${records.map((r) => r.durationMs)}::int[], ${records.map((r) => r.statusCode)}::int[],
           ${records.map((r) => r.errorKind)}::text[], ${records.map((r) => r.errorMessage)}::text[],
-          ${records.map((r) => r.responseExcerpt)}::text[])`;
-      await tx`
+          ${records.map((r) => r.responseExcerpt)}::text[])`);
+      statements.push(tx`
         UPDATE webhook_deliveries AS d SET
           status = v.status, attempts = GREATEST(d.attempts, v.number), next_attempt_at = v.next_attempt_at,
           last_status_code = v.status_code, last_error = v.error, updated_at = now(),
@@ -185,52 +193,44 @@ export class DeliveryRecorder {
           ${updates.map((r) => r.statusCode)}::int[],
           ${updates.map((r) => (r.errorKind ? `${r.errorKind}: ${r.errorMessage ?? ''}`.slice(0, 500) : null))}::text[])
           AS v(id, status, number, next_attempt_at, status_code, error)
-        WHERE d.id = v.id`;
+        WHERE d.id = v.id`);
       if (succeeded.size > 0) {
-        await tx`
+        statements.push(tx`
           UPDATE webhook_subscriptions SET failing_since = NULL, last_success_at = now()
           WHERE id = ANY(${[...succeeded]}::uuid[])
-            AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '10 seconds')`;
+            AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '10 seconds')`);
       }
       if (failed.length > 0) {
-        await tx`
+        statements.push(tx`
           UPDATE webhook_subscriptions SET failing_since = now()
-          WHERE id = ANY(${failed}::uuid[]) AND failing_since IS NULL`;
+          WHERE id = ANY(${failed}::uuid[]) AND failing_since IS NULL`);
       }
-      const disabled: DisabledSubscription[] = [];
-      if (gone.length > 0) {
-        const rows = await tx<{ id: string; url: string; failing_since: Date | null }[]>`
+      const goneRows =
+        gone.length === 0
+          ? none
+          : tx<Disabled>`
           UPDATE webhook_subscriptions
           SET enabled = false, disabled_at = now(), updated_at = now(),
             disabled_reason = 'the endpoint answered 410 Gone'
           WHERE id = ANY(${gone}::uuid[]) AND enabled
           RETURNING id, url, failing_since`;
-        disabled.push(
-          ...rows.map((row) => ({
-            id: row.id,
-            url: row.url,
-            reason: 'gone' as const,
-            failingSince: row.failing_since,
-          })),
-        );
-      }
-      if (failed.length > 0) {
-        const rows = await tx<{ id: string; url: string; failing_since: Date | null }[]>`
+      const failingRows =
+        failed.length === 0
+          ? none
+          : tx<Disabled>`
           UPDATE webhook_subscriptions
           SET enabled = false, disabled_at = now(), updated_at = now(),
             disabled_reason = 'deliveries failed for ' || ${this.options.disableAfterSeconds}::text || ' seconds without a success'
           WHERE id = ANY(${failed}::uuid[]) AND enabled
             AND failing_since < now() - make_interval(secs => ${this.options.disableAfterSeconds})
           RETURNING id, url, failing_since`;
-        disabled.push(
-          ...rows.map((row) => ({
-            id: row.id,
-            url: row.url,
-            reason: 'failing' as const,
-            failingSince: row.failing_since,
-          })),
-        );
-      }
+      // (postgres.js sends a query when it is awaited: Promise.all sends them in this array's order)
+      const results = await Promise.all([...statements, goneRows, failingRows]);
+      const [goneDisabled, failingDisabled] = results.slice(-2) as [Disabled, Disabled];
+      const disabled: DisabledSubscription[] = [
+        ...goneDisabled.map((row) => ({ ...disabledOf(row), reason: 'gone' as const })),
+        ...failingDisabled.map((row) => ({ ...disabledOf(row), reason: 'failing' as const })),
+      ];
       if (disabled.length > 0) await this.options.onDisabled(tx as unknown as Sql, disabled);
       return disabled;
     });

@@ -17,7 +17,7 @@ import type { SendOutcome, WebhookHttpClient } from './http-client.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DeliverJobSchema, retryDelayMs } from './queue.js';
 import { signWebhook } from './signing.js';
-import { SUBSCRIPTIONS_CHANNEL, type SubscriptionIndex } from './subscription-index.js';
+import { notifySubscriptionsChanged, type SubscriptionIndex } from './subscription-index.js';
 
 export const USER_AGENT = 'hookline-webhooks/0.1 (+https://www.standardwebhooks.com)';
 
@@ -48,7 +48,6 @@ export interface DeliveryWorkerOptions {
   disableAfterSeconds: number;
 }
 
-/** The body receivers get: `{type, timestamp, data}` with the event's fields. */
 /**
  * The body of a webhook: Standard Webhooks' `type`, `timestamp` and `data`, plus whom the event is
  * about (`user_id`) and who did it (`actor`), without which a receiver could not tell, say, whose
@@ -90,7 +89,19 @@ export function webhookHeaders(input: {
   };
 }
 
-const statusClass = (outcome: SendOutcome) =>
+/** An attempt's outcome: what the endpoint answered, or why nothing was sent. */
+type AttemptOutcome =
+  | SendOutcome
+  | { kind: 'error'; errorKind: 'secret_unavailable'; message: string; durationMs: number };
+
+const SECRET_UNAVAILABLE: AttemptOutcome = {
+  kind: 'error',
+  errorKind: 'secret_unavailable',
+  message: 'the signing secret cannot be decrypted: WEBHOOK_SECRETS_KEYS does not list its key',
+  durationMs: 0,
+};
+
+const statusClass = (outcome: AttemptOutcome) =>
   outcome.kind === 'response' ? `${Math.floor(outcome.status / 100)}xx` : 'error';
 
 /**
@@ -110,7 +121,6 @@ export class DeliveryWorker implements Component {
     this.recorder = new DeliveryRecorder(options.sql, {
       disableAfterSeconds: options.disableAfterSeconds,
       maxBatch: 500,
-      logger: options.logger,
       onDisabled: (tx, disabled) => this.onDisabled(tx, disabled),
     });
     this.worker = new Worker(options.queueName, (job) => this.process(job), {
@@ -159,7 +169,7 @@ export class DeliveryWorker implements Component {
       }),
     );
     await enqueueEventsSql(tx, events);
-    await tx`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+    await notifySubscriptionsChanged(tx);
     for (const sub of disabled) this.options.metrics.subscriptionsDisabled.inc({ reason: sub.reason });
     this.options.logger.warn({ subscriptions: disabled }, 'disabled webhook subscriptions');
   }
@@ -194,28 +204,23 @@ export class DeliveryWorker implements Component {
     }
 
     const body = webhookBody(context.event);
-    // Never send unsigned: without a readable secret the attempt fails and is retried on schedule.
-    const outcome: SendOutcome =
-      subscription.secrets.length === 0
-        ? {
-            kind: 'error',
-            errorKind: 'secret_unavailable',
-            message: 'the signing secret cannot be decrypted: WEBHOOK_SECRETS_KEYS does not list its key',
-            durationMs: 0,
-          }
-        : await this.options.http.post(
-            subscription.url,
-            webhookHeaders({
-              eventId: context.event.id,
-              body,
-              secrets: subscription.secrets,
-              custom: subscription.headers,
-            }),
+    // Never send unsigned: without a readable secret the attempt fails, not sent, and is retried on
+    // schedule; being the platform's failure, it says nothing of the endpoint (see endpointHealth).
+    const sent = subscription.secrets.length > 0;
+    const outcome: AttemptOutcome = !sent
+      ? SECRET_UNAVAILABLE
+      : await this.options.http.post(
+          subscription.url,
+          webhookHeaders({
+            eventId: context.event.id,
             body,
-          );
+            secrets: subscription.secrets,
+            custom: subscription.headers,
+          }),
+          body,
+        );
     this.options.metrics.attempts.inc({ status_class: statusClass(outcome) });
-    if (!(outcome.kind === 'error' && outcome.errorKind === 'secret_unavailable'))
-      this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
+    if (sent) this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
     if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')
       this.options.metrics.ssrfRefusals.inc();
 
@@ -241,6 +246,7 @@ export class DeliveryWorker implements Component {
       status,
       nextAttemptAt: status === 'retrying' ? new Date(Date.now() + delayMs) : null,
       gone,
+      endpointHealth: sent,
     });
     this.options.metrics.deliveries.inc({ outcome: status });
     if (succeeded) {
@@ -272,6 +278,8 @@ export class DeliveryWorker implements Component {
       status: 'dead',
       nextAttemptAt: null,
       gone: false,
+      // (a delivery to a disabled subscription counts as a failure of it, as before)
+      endpointHealth: true,
     };
   }
 }

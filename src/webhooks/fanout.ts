@@ -36,15 +36,16 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
 
   const { created, jobs } = await deps.sql.begin(async (tx) => {
     // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
-    await tx`SET LOCAL enable_seqscan = off`;
-    await tx`
+    // The three statements are pipelined (sent together, run in order; see Promise.all below).
+    const noSeqScan = tx`SET LOCAL enable_seqscan = off`;
+    const payloads = tx`
       INSERT INTO webhook_events (id, type, occurred_at, payload)
       SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
         ${matched.map((e) => e.occurred_at)}::timestamptz[], ${matched.map((e) => JSON.stringify(e))}::text[]::jsonb[])
       ON CONFLICT (id) DO NOTHING`;
     // Every (event, subscription) row comes back, new or already there (re-read after a crash); the
     // no-op update on conflict is what makes RETURNING include the existing ones.
-    const rows = await tx<
+    const deliveries = tx<
       { id: string; generation: number; status: string; attempts: number; inserted: boolean }[]
     >`
       INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
@@ -53,6 +54,8 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
         ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
       ON CONFLICT (event_id, subscription_id) DO UPDATE SET event_id = EXCLUDED.event_id
       RETURNING id, generation, status, attempts, (xmax = 0) AS inserted`;
+    // postgres.js sends a query when it is awaited: in this array's order.
+    const [, , rows] = await Promise.all([noSeqScan, payloads, deliveries]);
     return {
       created: rows.filter((row) => row.inserted).length,
       // Jobs for every delivery never attempted: new ones, and those whose jobs a crash may have lost.

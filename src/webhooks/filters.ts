@@ -1,4 +1,4 @@
-import { type EventType, eventTypes } from '../events/catalog.js';
+import { eventTypes } from '../events/catalog.js';
 
 /**
  * Event type filters of a subscription: an exact type (`user.login`), a wildcard over a dotted prefix
@@ -19,5 +19,3 @@ export function matchesAny(filters: readonly string[], type: string): boolean {
 export function unknownFilters(filters: readonly string[], known: readonly string[] = eventTypes): string[] {
   return filters.filter((filter) => !known.some((type) => filterMatches(filter, type)));
 }
-
-export const subscribableTypes: readonly EventType[] = eventTypes;

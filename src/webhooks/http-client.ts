@@ -8,9 +8,7 @@ export type AttemptErrorKind =
   | 'tls'
   | 'ssrf_blocked'
   | 'connection_reset'
-  | 'network'
-  /** Not sent: the subscription's signing secret could not be decrypted (see WEBHOOK_SECRETS_KEYS). */
-  | 'secret_unavailable';
+  | 'network';
 
 export type SendOutcome =
   | {

@@ -5,6 +5,11 @@ import { SecretBox } from './secret-box.js';
 
 export const SUBSCRIPTIONS_CHANNEL = 'hookline_subscriptions';
 
+/** Tells every process's index that subscriptions changed (inside a transaction: on commit). */
+export async function notifySubscriptionsChanged(sql: Sql): Promise<void> {
+  await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+}
+
 /** What fan-out and delivery need of a subscription, held in memory. */
 export interface ActiveSubscription {
   id: string;

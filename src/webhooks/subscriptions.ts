@@ -8,7 +8,7 @@ import type { WebhookDeps } from './context.js';
 import { enqueueDeliveries } from './enqueue.js';
 import { filterMatches, unknownFilters } from './filters.js';
 import { newSigningSecret } from './signing.js';
-import { SUBSCRIPTIONS_CHANNEL } from './subscription-index.js';
+import { notifySubscriptionsChanged } from './subscription-index.js';
 
 export interface SubscriptionRow {
   id: string;
@@ -130,10 +130,6 @@ function validate(deps: WebhookDeps, input: SubscriptionInput): void {
     });
 }
 
-async function notifyChanged(tx: WebhookDeps['sql']) {
-  await tx`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
-}
-
 export async function createSubscription(
   deps: WebhookDeps,
   input: SubscriptionInput & { url: string; event_types: string[] },
@@ -147,7 +143,7 @@ export async function createSubscription(
       VALUES (${id}, ${input.url}, ${input.event_types}, ${input.description ?? null},
         ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${deps.secrets.seal(secret, id)})
       RETURNING *`;
-    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    await notifySubscriptionsChanged(tx as unknown as WebhookDeps['sql']);
     return created;
   });
   if (!row) throw new Error('insert returned no row');
@@ -209,7 +205,7 @@ export async function updateSubscription(deps: WebhookDeps, id: string, input: S
         failing_since = ${input.enabled === true ? null : current.failing_since},
         updated_at = now()
       WHERE id = ${id} RETURNING *`;
-    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    await notifySubscriptionsChanged(tx as unknown as WebhookDeps['sql']);
     return updated;
   });
   if (!row) throw new AppError('not_found', 'No such subscription.');
@@ -219,7 +215,7 @@ export async function updateSubscription(deps: WebhookDeps, id: string, input: S
 export async function deleteSubscription(deps: WebhookDeps, id: string): Promise<void> {
   const deleted = await deps.sql.begin(async (tx) => {
     const result = await tx`DELETE FROM webhook_subscriptions WHERE id = ${id}`;
-    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    await notifySubscriptionsChanged(tx as unknown as WebhookDeps['sql']);
     return result.count;
   });
   if (deleted === 0) throw new AppError('not_found', 'No such subscription.');
@@ -236,7 +232,7 @@ export async function rotateSecret(deps: WebhookDeps, id: string) {
         previous_secret_expires_at = now() + make_interval(secs => ${deps.config.WEBHOOK_SECRET_OVERLAP_SECONDS}),
         secret = ${deps.secrets.seal(secret, id)}, updated_at = now()
       WHERE id = ${id} RETURNING *`;
-    await notifyChanged(tx as unknown as WebhookDeps['sql']);
+    await notifySubscriptionsChanged(tx as unknown as WebhookDeps['sql']);
     return updated;
   });
   if (!row) throw new AppError('not_found', 'No such subscription.');
@@ -324,7 +320,7 @@ export async function resealSecrets(
       if (result.count === 0) conflicts += 1;
     }
     if (conflicts === 0 || pass >= 10) {
-      if (resealed > 0) await notifyChanged(deps.sql);
+      if (resealed > 0) await notifySubscriptionsChanged(deps.sql);
       if (conflicts > 0)
         throw new Error(`${conflicts} subscription(s) kept changing while being resealed; run it again`);
       return { resealed, unreadable };

@@ -20,13 +20,13 @@ export async function sweepLostDeliveries(
     WHERE status IN ('pending', 'retrying')
       AND COALESCE(next_attempt_at, created_at) < now() - make_interval(secs => ${options.graceSeconds})
     ORDER BY id LIMIT ${options.limit ?? 1_000}`;
-  const lost: string[] = [];
-  for (const row of overdue) {
-    const job = await deps.queue.getJob(jobIdOf({ deliveryId: row.id, generation: row.generation }));
-    const state = job ? await job.getState() : 'missing';
-    if (state === 'missing' || state === 'unknown' || state === 'completed' || state === 'failed')
-      lost.push(row.id);
-  }
+  // One state lookup per row, all sent at once ('unknown': BullMQ holds no such job).
+  const states = await Promise.all(
+    overdue.map((row) => deps.queue.getJobState(jobIdOf({ deliveryId: row.id, generation: row.generation }))),
+  );
+  const lost = overdue
+    .filter((_, i) => ['unknown', 'completed', 'failed'].includes(states[i] ?? 'unknown'))
+    .map((row) => row.id);
   if (lost.length === 0) return 0;
   const requeued = await deps.sql<{ id: string; generation: number }[]>`
     UPDATE webhook_deliveries SET generation = generation + 1, next_attempt_at = now(), updated_at = now()

@@ -5,7 +5,7 @@ import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.j
 import { webhookDeps } from '../../src/webhooks/context.js';
 import { SecretBox } from '../../src/webhooks/secret-box.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
-import { SUBSCRIPTIONS_CHANNEL } from '../../src/webhooks/subscription-index.js';
+import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
 import { resealSecrets } from '../../src/webhooks/subscriptions.js';
 import { sweepLostDeliveries } from '../../src/webhooks/sweeper.js';
 import { type ApiClient, apiClient, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
@@ -439,7 +439,7 @@ describe('signing secrets at rest', () => {
     // A secret stored in plain text, before encryption was configured, still signs.
     const plain = newSigningSecret();
     await sql`UPDATE webhook_subscriptions SET secret = ${plain} WHERE id = ${legacy.id}`;
-    await sql`SELECT pg_notify(${SUBSCRIPTIONS_CHANNEL}, '')`;
+    await notifySubscriptionsChanged(sql);
     await new Promise((resolve) => setTimeout(resolve, 150));
     const test = (id: string) =>
       admin.client.call('POST', `/v1/webhooks/subscriptions/${id}/test`, { token: admin.token });

@@ -46,15 +46,18 @@ const unauthenticated = (detail: string) => new AppError('unauthenticated', deta
  * user's current role) is read through the Redis cache on every request, so revoking a session,
  * logging out, changing the password or the role takes effect on the very next request.
  */
+/** The token of an `Authorization: Bearer <token>` header, if there is one. */
+const bearerToken = (c: Context): string | undefined =>
+  /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+
 export function requireAuth(deps: AuthDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization');
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match?.[1]) {
+    const token = bearerToken(c);
+    if (!token) {
       c.header('www-authenticate', 'Bearer');
       throw unauthenticated('A bearer access token is required.');
     }
-    const verified = await deps.tokens.verify(match[1]);
+    const verified = await deps.tokens.verify(token);
     if (!verified.ok) {
       c.header('www-authenticate', 'Bearer error="invalid_token"');
       throw unauthenticated(`The access token is not valid: ${verified.reason}.`);
@@ -88,8 +91,7 @@ export function requireAdminOrScope(deps: AuthDeps, scope: ApiKeyScope): Middlew
   const userAuth = requireAuth(deps);
   const adminOnly = requireRole('admin');
   return async (c, next) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    const token = match?.[1];
+    const token = bearerToken(c);
     if (token?.startsWith(API_KEY_PREFIX)) {
       const key = await findApiKey(deps.db, token);
       if (!key) {

@@ -4,7 +4,7 @@ import { changeRole, listUsers } from '../../auth/admin-users.js';
 import type { AuthDeps } from '../../auth/context.js';
 import { listSessions, revokeUserSessions } from '../../auth/session-management.js';
 import type { App } from '../app.js';
-import { requestMeta, requireAuth, requireRole } from '../middleware/auth.js';
+import { actorOf, requestMeta, requireAuth, requireRole } from '../middleware/auth.js';
 import { problems } from '../problem.js';
 import { IdParam, noNul, RoleBody, SessionSchema, UserSchema, UserSessionParams } from '../schemas/auth.js';
 
@@ -28,7 +28,6 @@ export function registerUserAdminRoutes(app: App, deps: AuthDeps): void {
     middleware: [requireAuth(deps), requireRole('admin')],
     tags: ['admin'],
   };
-  const adminActor = (userId: string) => ({ type: 'admin' as const, id: userId });
 
   app.openapi(
     createRoute({
@@ -91,7 +90,7 @@ export function registerUserAdminRoutes(app: App, deps: AuthDeps): void {
       const caller = c.get('caller');
       const user = await changeRole(
         deps,
-        { userId: c.req.valid('param').id, role: c.req.valid('json').role, actor: adminActor(caller.userId) },
+        { userId: c.req.valid('param').id, role: c.req.valid('json').role, actor: actorOf(caller) },
         requestMeta(c, trust),
       );
       return c.json(user, 200);
@@ -142,7 +141,7 @@ export function registerUserAdminRoutes(app: App, deps: AuthDeps): void {
       const revoked = await revokeUserSessions(deps, {
         userId: id,
         reason: 'revoked_by_admin',
-        actor: adminActor(caller.userId),
+        actor: actorOf(caller),
         meta: requestMeta(c, trust),
       });
       return c.json({ revoked }, 200);
@@ -165,7 +164,7 @@ export function registerUserAdminRoutes(app: App, deps: AuthDeps): void {
         userId: id,
         sessionId,
         reason: 'revoked_by_admin',
-        actor: adminActor(caller.userId),
+        actor: actorOf(caller),
         meta: requestMeta(c, trust),
       });
       return c.body(null, 204);
