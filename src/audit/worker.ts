@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '../clickhouse/client.js';
 import { type Envelope, parseEnvelope } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
-import type { Component } from '../platform/component.js';
+import { type Component, periodicComponent } from '../platform/component.js';
 import { migrateClickHouse } from './migrations.js';
 import { type AuditRow, auditRow } from './rows.js';
 
@@ -46,6 +46,13 @@ export class AuditWorker implements Component {
   private readonly metrics;
 
   constructor(private readonly options: AuditWorkerOptions) {
+    this.retention = periodicComponent({
+      name: 'audit-retention',
+      intervalMs: 6 * 3_600_000,
+      task: () => this.prune(),
+      logger: options.logger,
+      failure: 'audit: pruning failed',
+    });
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: 15_000,
@@ -79,7 +86,8 @@ export class AuditWorker implements Component {
     return { rows: [], events: [], done, resolve };
   }
 
-  private retentionTimer: NodeJS.Timeout | undefined;
+  /** Deletes old rows every 6 hours. */
+  private readonly retention: Component;
 
   /** Deletes rows older than the retention (a mutation; valid on 18.16 and current releases). */
   async prune(): Promise<void> {
@@ -90,14 +98,7 @@ export class AuditWorker implements Component {
 
   async start(): Promise<void> {
     await migrateClickHouse(this.options.clickhouse, this.options.database, this.options.logger);
-    this.retentionTimer = setInterval(
-      () =>
-        void this.prune().catch((error: unknown) =>
-          this.options.logger.error({ err: error }, 'audit: pruning failed'),
-        ),
-      6 * 3_600_000,
-    );
-    this.retentionTimer.unref();
+    await this.retention.start();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
     await this.consumer.run({
@@ -188,7 +189,7 @@ export class AuditWorker implements Component {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.retentionTimer);
+    await this.retention.stop();
     await this.flush();
     await this.consumer.disconnect();
   }

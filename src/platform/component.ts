@@ -1,3 +1,5 @@
+import type { Logger } from '../logger.js';
+
 /**
  * A long-running part of a process (the API server, the outbox relay, a consumer, a worker pool).
  * `stop()` stops taking new work and finishes or hands back what is in flight before it resolves.
@@ -6,4 +8,41 @@ export interface Component {
   name: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * A task run every `intervalMs` (and once `firstRunAfterMs` after start, if given) for as long as the
+ * process runs; a failure is logged and the next run comes as planned. `stop()` waits for the run in
+ * progress. The timers do not keep the process alive.
+ */
+export function periodicComponent(options: {
+  name: string;
+  intervalMs: number;
+  firstRunAfterMs?: number;
+  task: () => Promise<void>;
+  logger: Logger;
+  failure: string;
+}): Component {
+  let timer: NodeJS.Timeout | undefined;
+  let first: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const run = () => {
+    running = options.task().catch((error: unknown) => options.logger.error({ err: error }, options.failure));
+  };
+  return {
+    name: options.name,
+    start: async () => {
+      timer = setInterval(run, options.intervalMs);
+      timer.unref();
+      if (options.firstRunAfterMs !== undefined) {
+        first = setTimeout(run, options.firstRunAfterMs);
+        first.unref();
+      }
+    },
+    stop: async () => {
+      clearInterval(timer);
+      clearTimeout(first);
+      await running;
+    },
+  };
 }

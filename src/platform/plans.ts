@@ -16,7 +16,6 @@ import { WebhookHttpClient } from '../webhooks/http-client.js';
 import { registerFailingDeliveryGauges } from '../webhooks/metrics.js';
 import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
-import { SubscriptionIndex } from '../webhooks/subscription-index.js';
 import { sweeperComponent } from '../webhooks/sweeper.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
@@ -57,7 +56,7 @@ export function fanoutPlan(deps: Dependencies): ProcessPlan {
       new FanoutWorker(deps.kafka, {
         sql: deps.sql,
         queue: hooks.queue,
-        index: new SubscriptionIndex(deps.sql, logger, hooks.secrets),
+        index: hooks.index,
         metrics: hooks.metrics,
         logger,
         retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length,
@@ -89,7 +88,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
         queue: hooks.queue,
         sql: deps.sql,
-        index: new SubscriptionIndex(deps.sql, logger, hooks.secrets),
+        index: hooks.index,
         http,
         metrics: hooks.metrics,
         logger,

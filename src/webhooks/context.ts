@@ -6,6 +6,7 @@ import type { Dependencies } from '../platform/dependencies.js';
 import { createRedis } from '../redis.js';
 import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
 import { SecretBox } from './secret-box.js';
+import { SubscriptionIndex } from './subscription-index.js';
 
 /** What the webhook services, the fan-out and the delivery workers share in one process. */
 export interface WebhookDeps {
@@ -16,6 +17,8 @@ export interface WebhookDeps {
   metrics: WebhookMetrics;
   /** Seals and opens the subscriptions' signing secrets (WEBHOOK_SECRETS_KEYS). */
   secrets: SecretBox;
+  /** The process's one in-memory subscription index (fan-out and delivery share it). */
+  index: SubscriptionIndex;
 }
 
 const cache = new WeakMap<Dependencies, WebhookDeps>();
@@ -29,13 +32,15 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
   });
   const metrics = createWebhookMetrics(deps.metrics.registry);
   registerQueueGauge(deps.metrics.registry, queue);
+  const secrets = new SecretBox(deps.config.WEBHOOK_SECRETS_KEYS);
   const built: WebhookDeps = {
     sql: deps.sql,
     queue,
     config: deps.config,
     logger: deps.logger,
     metrics,
-    secrets: new SecretBox(deps.config.WEBHOOK_SECRETS_KEYS),
+    secrets,
+    index: new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets),
   };
   deps.onClose(() => queue.close());
   cache.set(deps, built);

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import type { WebhookDeps } from './context.js';
-import { enqueueDeliveries } from './enqueue.js';
+import { requeueDeliveries } from './enqueue.js';
 
 interface DeliveryRow {
   id: string;
@@ -110,22 +110,12 @@ export async function getDelivery(deps: WebhookDeps, id: string) {
   };
 }
 
-/**
- * Re-queues deliveries under a new generation (older jobs of them become stale) with a fresh retry
- * schedule. Returns how many were re-queued.
- */
-async function requeue(deps: WebhookDeps, where: ReturnType<WebhookDeps['sql']>): Promise<number> {
-  const rows = await deps.sql<{ id: string; generation: number }[]>`
-    UPDATE webhook_deliveries SET generation = generation + 1, status = 'pending', next_attempt_at = now(), updated_at = now()
-    WHERE ${where}
-    RETURNING id, generation`;
-  await enqueueDeliveries(
-    deps.queue,
-    rows.map((row) => ({ deliveryId: row.id, generation: row.generation })),
-    deps.config.WEBHOOK_RETRY_SCHEDULE.length,
+const requeue = (deps: WebhookDeps, where: ReturnType<WebhookDeps['sql']>) =>
+  requeueDeliveries(
+    { sql: deps.sql, queue: deps.queue, retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length },
+    where,
+    { resetStatus: true },
   );
-  return rows.length;
-}
 
 /** Sends one delivery again now, whatever its status. */
 export async function retryDelivery(deps: WebhookDeps, id: string) {

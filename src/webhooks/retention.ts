@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import type { Component } from '../platform/component.js';
+import { type Component, periodicComponent } from '../platform/component.js';
 
 /**
  * Deletes delivery rows (their attempts go with them) and stored event payloads older than the
@@ -43,27 +43,16 @@ export function retentionComponent(options: {
   logger: Logger;
   intervalMs?: number;
 }): Component {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  const run = () => {
-    running = pruneWebhookData(options.sql, options.retentionDays).then(
-      (pruned) => {
-        if (pruned.deliveries + pruned.events > 0)
-          options.logger.info(pruned, 'pruned old webhook deliveries and events');
-      },
-      (error: unknown) => options.logger.error({ err: error }, 'pruning webhook data failed'),
-    );
-  };
-  return {
+  return periodicComponent({
     name: 'webhook-retention',
-    start: async () => {
-      timer = setInterval(run, options.intervalMs ?? 3_600_000);
-      timer.unref();
-      setTimeout(run, 10_000).unref();
+    intervalMs: options.intervalMs ?? 3_600_000,
+    firstRunAfterMs: 10_000,
+    logger: options.logger,
+    failure: 'pruning webhook data failed',
+    task: async () => {
+      const pruned = await pruneWebhookData(options.sql, options.retentionDays);
+      if (pruned.deliveries + pruned.events > 0)
+        options.logger.info(pruned, 'pruned old webhook deliveries and events');
     },
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }

@@ -49,6 +49,8 @@ export class SubscriptionIndex {
   private pending: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private loading: Promise<void> | undefined;
+  private started: Promise<void> | undefined;
+  private users = 0;
 
   constructor(
     private readonly sql: Sql,
@@ -85,19 +87,30 @@ export class SubscriptionIndex {
     return previous === undefined ? [current] : [current, previous];
   }
 
-  async start(): Promise<void> {
-    const listener = await this.sql.listen(
-      SUBSCRIPTIONS_CHANNEL,
-      () => this.scheduleReload(),
-      () => this.scheduleReload(),
-    );
-    this.unlisten = () => listener.unlisten();
-    await this.reload();
-    this.timer = setInterval(() => this.scheduleReload(), this.fullReloadMs);
-    this.timer.unref();
+  /**
+   * One index serves every worker of a process (fan-out and delivery in `npm start`): each starts and
+   * stops it; it listens from the first start to the last stop.
+   */
+  start(): Promise<void> {
+    this.users += 1;
+    this.started ??= (async () => {
+      const listener = await this.sql.listen(
+        SUBSCRIPTIONS_CHANNEL,
+        () => this.scheduleReload(),
+        () => this.scheduleReload(),
+      );
+      this.unlisten = () => listener.unlisten();
+      await this.reload();
+      this.timer = setInterval(() => this.scheduleReload(), this.fullReloadMs);
+      this.timer.unref();
+    })();
+    return this.started;
   }
 
   async stop(): Promise<void> {
+    this.users -= 1;
+    if (this.users > 0) return;
+    this.started = undefined;
     clearInterval(this.timer);
     clearTimeout(this.pending);
     await this.unlisten?.().catch(() => {});

@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import type { Component } from '../platform/component.js';
-import { enqueueDeliveries } from './enqueue.js';
+import { type Component, periodicComponent } from '../platform/component.js';
+import { requeueDeliveries } from './enqueue.js';
 import { jobIdOf } from './queue.js';
 
 /**
@@ -28,16 +28,9 @@ export async function sweepLostDeliveries(
     .filter((_, i) => ['unknown', 'completed', 'failed'].includes(states[i] ?? 'unknown'))
     .map((row) => row.id);
   if (lost.length === 0) return 0;
-  const requeued = await deps.sql<{ id: string; generation: number }[]>`
-    UPDATE webhook_deliveries SET generation = generation + 1, next_attempt_at = now(), updated_at = now()
-    WHERE id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')
-    RETURNING id, generation`;
-  await enqueueDeliveries(
-    deps.queue,
-    requeued.map((row) => ({ deliveryId: row.id, generation: row.generation })),
-    deps.retries,
-  );
-  return requeued.length;
+  return requeueDeliveries(deps, deps.sql`id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')`, {
+    resetStatus: false,
+  });
 }
 
 /** Runs the sweep every `intervalMs`. */
@@ -48,24 +41,14 @@ export function sweeperComponent(options: {
   logger: Logger;
   intervalMs?: number;
 }): Component {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  return {
+  return periodicComponent({
     name: 'delivery-sweeper',
-    start: async () => {
-      timer = setInterval(() => {
-        running = sweepLostDeliveries(options).then(
-          (count) => {
-            if (count > 0) options.logger.warn({ count }, 're-queued deliveries whose jobs were lost');
-          },
-          (error: unknown) => options.logger.error({ err: error }, 'sweeping lost deliveries failed'),
-        );
-      }, options.intervalMs ?? 60_000);
-      timer.unref();
+    intervalMs: options.intervalMs ?? 60_000,
+    logger: options.logger,
+    failure: 'sweeping lost deliveries failed',
+    task: async () => {
+      const count = await sweepLostDeliveries(options);
+      if (count > 0) options.logger.warn({ count }, 're-queued deliveries whose jobs were lost');
     },
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }

@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
-import { apiClient, STRONG_PASSWORD, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
+import {
+  apiClient,
+  STRONG_PASSWORD,
+  signedUpUser,
+  TEST_ADMIN_PASSWORD,
+  type Tokens,
+  uniqueEmail,
+} from '../helpers/api.js';
 import { testConfig } from '../helpers/env.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -12,7 +19,7 @@ import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 const run = promisify(execFile);
 const stackScript = fileURLToPath(new URL('../../scripts/stack.sh', import.meta.url));
 const ADMIN_EMAIL = uniqueEmail('audit-chaos-admin');
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 const auditEnv = {
   AUDIT_FLUSH_MS: '100',
   AUDIT_STUFFING_FAILURES: '8',

@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { apiClient, type Tokens, uniqueEmail } from '../helpers/api.js';
+import { adminSession, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
 const ADMIN_EMAIL = uniqueEmail('disable-admin');
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform | undefined;
 let receiver: Receiver | undefined;
 let recorder: EventRecorder | undefined;
@@ -30,11 +30,7 @@ describe('a subscription whose deliveries keep failing', () => {
       { webhooks: true },
     );
     receiver = await startReceiver(() => ({ status: 500 }));
-    const client = apiClient(platform.baseUrl);
-    const login = await client.call<Tokens>('POST', '/v1/auth/login', {
-      body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
-    });
-    const token = login.body.access_token;
+    const { client, token } = await adminSession(platform.baseUrl, ADMIN_EMAIL);
     const sub = await client.call<{ id: string }>('POST', '/v1/webhooks/subscriptions', {
       token,
       body: { url: receiver.url, event_types: ['webhook.test'] },

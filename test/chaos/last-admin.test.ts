@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, type Tokens, uniqueEmail } from '../helpers/api.js';
+import { adminSession, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 // Demotes every admin but one, so it runs alone (the `chaos` project), never beside other tests.
 const ADMIN_EMAIL = uniqueEmail('last-admin');
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform;
 beforeAll(async () => {
   platform = await startPlatform({ ADMIN_EMAIL, ADMIN_PASSWORD });
@@ -15,11 +15,7 @@ afterAll(async () => {
 
 describe('the last admin', () => {
   it('cannot be demoted (409), so the platform always keeps one', async () => {
-    const client = apiClient(platform.baseUrl);
-    const login = await client.call<Tokens>('POST', '/v1/auth/login', {
-      body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
-    });
-    const token = login.body.access_token;
+    const { client, token } = await adminSession(platform.baseUrl, ADMIN_EMAIL);
     const me = await client.call<{ id: string }>('GET', '/v1/me', { token });
     type Page = { items: { id: string; role: string }[]; next_cursor: string | null };
     const admins: string[] = [];

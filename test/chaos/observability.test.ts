@@ -7,7 +7,14 @@ import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { createRedis } from '../../src/redis.js';
 import { TOP_FAILING_SUBSCRIPTIONS } from '../../src/webhooks/metrics.js';
-import { apiClient, randomIp, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
+import {
+  apiClient,
+  randomIp,
+  signedUpUser,
+  TEST_ADMIN_PASSWORD,
+  type Tokens,
+  uniqueEmail,
+} from '../helpers/api.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 import { promQuery, promQueryRange, scrape } from '../helpers/metrics.js';
@@ -25,7 +32,7 @@ const PORTS = { api: 3000, relay: 3001, fanout: 3002, delivery: 3003, audit: 300
 type ProcessName = keyof typeof PORTS;
 const run = uniqueSuffix();
 const ADMIN_EMAIL = uniqueEmail('metrics-admin');
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 const env = {
   JWT_SECRET: TEST_JWT_SECRET,
   TRUST_PROXY_HOPS: '1',

@@ -71,3 +71,15 @@ export async function signedUpUser(baseUrl: string, label = 'user', client = api
   if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
   return { id: registered.body.id, email, password: STRONG_PASSWORD, tokens: login.body, client };
 }
+
+/** The password of the first admin the tests' platforms bootstrap (ADMIN_EMAIL / ADMIN_PASSWORD). */
+export const TEST_ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+
+/** Signs in as that admin; returns the client used and the access token. */
+export async function adminSession(baseUrl: string, email: string, client = apiClient(baseUrl)) {
+  const login = await client.call<Tokens>('POST', '/v1/auth/login', {
+    body: { email, password: TEST_ADMIN_PASSWORD },
+  });
+  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
+  return { client, token: login.body.access_token };
+}

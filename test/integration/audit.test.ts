@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
-import { apiClient, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
+import { apiClient, signedUpUser, TEST_ADMIN_PASSWORD, type Tokens, uniqueEmail } from '../helpers/api.js';
 import { testConfig } from '../helpers/env.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const ADMIN_EMAIL = uniqueEmail('audit-admin');
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
 let platform: TestPlatform;
 

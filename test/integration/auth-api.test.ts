@@ -5,6 +5,7 @@ import {
   apiClient,
   STRONG_PASSWORD,
   signedUpUser,
+  TEST_ADMIN_PASSWORD,
   type Tokens,
   uniqueEmail,
 } from '../helpers/api.js';
@@ -14,7 +15,7 @@ import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 let platform: TestPlatform;
 let recorder: EventRecorder;
 const ADMIN_EMAIL = uniqueEmail('first-admin');
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 
 beforeAll(async () => {
   recorder = await recordEvents();

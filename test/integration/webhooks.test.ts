@@ -8,7 +8,15 @@ import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
 import { resealSecrets } from '../../src/webhooks/subscriptions.js';
 import { sweepLostDeliveries } from '../../src/webhooks/sweeper.js';
-import { type ApiClient, apiClient, signedUpUser, type Tokens, uniqueEmail } from '../helpers/api.js';
+import {
+  type ApiClient,
+  adminSession,
+  apiClient,
+  signedUpUser,
+  TEST_ADMIN_PASSWORD,
+  type Tokens,
+  uniqueEmail,
+} from '../helpers/api.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
@@ -16,7 +24,7 @@ import { type Receiver, startReceiver } from '../helpers/receiver.js';
 const ADMIN_EMAIL = uniqueEmail('hooks-admin');
 const SECRETS_KEY_A = 'first-passphrase-for-webhook-secrets-in-tests';
 const SECRETS_KEY_B = 'second-passphrase-for-webhook-secrets-in-tests';
-const ADMIN_PASSWORD = 'admin-pass-for-tests-42';
+const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform;
 let recorder: EventRecorder;
 let admin: { client: ApiClient; token: string };
@@ -39,11 +47,7 @@ beforeAll(async () => {
     },
     { webhooks: true },
   );
-  const client = apiClient(platform.baseUrl);
-  const login = await client.call<Tokens>('POST', '/v1/auth/login', {
-    body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
-  });
-  admin = { client, token: login.body.access_token };
+  admin = await adminSession(platform.baseUrl, ADMIN_EMAIL);
 });
 afterAll(async () => {
   for (const id of subscriptions)
