@@ -9,6 +9,8 @@ mkdir -p "$STACK_DIR/logs"
 
 # Tools the tests use besides the stack: a Kafka client outside the project, Compose's validator.
 apt_install kcat docker-compose
+# Python tools of the suite: schemathesis fuzzes the API, chdb runs the audit SQL on a current ClickHouse.
+pip_install schemathesis chdb
 ensure_node_deps
 bash scripts/stack.sh up
 

@@ -76,3 +76,24 @@ ensure_node_deps() {
     (cd "$ROOT_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
   fi
 }
+
+# pip_install PKG...: installs Python packages (from PyPI) into the stack's own virtualenv,
+# $STACK_DIR/venv, when they are not there yet; tests find the tools in $STACK_DIR/venv/bin.
+PYTHON_VENV="$STACK_DIR/venv"
+export PYTHON_VENV
+pip_install() {
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+  if [ ! -x "$PYTHON_VENV/bin/pip" ]; then
+    log "creating a Python virtualenv in $PYTHON_VENV"
+    python3 -m venv "$PYTHON_VENV" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$PYTHON_VENV"; } ||
+      die "cannot create a Python virtualenv in $PYTHON_VENV"
+  fi
+  local missing=()
+  for spec in "$@"; do
+    "$PYTHON_VENV/bin/pip" show "${spec%%[=<>]*}" >/dev/null 2>&1 || missing+=("$spec")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Python packages: ${missing[*]}"
+  "$PYTHON_VENV/bin/pip" install --quiet --disable-pip-version-check "${missing[@]}" \
+    >"${STACK_DIR}/logs/pip.log" 2>&1 || die "pip install ${missing[*]} failed; see ${STACK_DIR}/logs/pip.log"
+}

@@ -427,9 +427,9 @@ export const webhooks: DashboardSpec = {
       ],
     },
     {
-      title: 'Subscriptions disabled and SSRF refusals (last 24 h)',
+      title: 'Subscriptions disabled, SSRF refusals, duplicates (last 24 h)',
       description:
-        'Subscriptions disabled automatically (gone: 410; failing: failed too long), and attempts refused by the SSRF guard.',
+        'Subscriptions disabled automatically (gone: 410; failing: failed too long), attempts refused by the SSRF guard, deliveries sent again after an attempt that may have reached the receiver unrecorded, and attempts stored without the receiver’s text.',
       type: 'timeseries',
       unit: 'short',
       width: 8,
@@ -439,6 +439,14 @@ export const webhooks: DashboardSpec = {
           legend: 'disabled: {{reason}}',
         },
         { expr: 'sum(increase(hookline_webhook_ssrf_refusals_total[1d]))', legend: 'SSRF refusals' },
+        {
+          expr: 'sum by (reason) (increase(hookline_webhook_duplicate_sends_total[1d]))',
+          legend: 'duplicate sends: {{reason}}',
+        },
+        {
+          expr: 'sum(increase(hookline_webhook_attempts_refused_total[1d]))',
+          legend: 'attempts stored without receiver text',
+        },
       ],
     },
   ],

@@ -86,6 +86,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
       new DeliveryWorker({
         queueName: config.WEBHOOK_QUEUE,
         connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
+        redis: deps.redis,
         queue: hooks.queue,
         sql: deps.sql,
         index: hooks.index,

@@ -1,4 +1,6 @@
+import postgres from 'postgres';
 import type { Sql } from '../db/client.js';
+import { storableText } from '../db/text.js';
 import type { Envelope } from '../events/catalog.js';
 
 export interface DeliveryContext {
@@ -104,6 +106,12 @@ export interface DisabledSubscription {
   failingSince: Date | null;
 }
 
+interface QueuedRecord {
+  record: AttemptRecord;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Records attempts with group commit: attempts arriving within a few milliseconds are written in one
  * transaction (one multi-row insert, one bulk update of deliveries, one update of the subscriptions'
@@ -112,7 +120,7 @@ export interface DisabledSubscription {
  * and hands them to `onDisabled` (which writes their event to the outbox in that transaction).
  */
 export class DeliveryRecorder {
-  private batch: { record: AttemptRecord; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private batch: QueuedRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -122,6 +130,8 @@ export class DeliveryRecorder {
       disableAfterSeconds: number;
       maxBatch: number;
       onDisabled: (tx: Sql, disabled: DisabledSubscription[]) => Promise<void>;
+      /** An attempt the database refused as it was (it is then stored without the receiver's text). */
+      onRefused: (record: AttemptRecord, error: Error) => void;
     },
   ) {}
 
@@ -146,17 +156,54 @@ export class DeliveryRecorder {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() =>
-      this.write(batch.map((entry) => entry.record)).then(
-        () => {
-          for (const entry of batch) entry.resolve();
-        },
-        (error: unknown) => {
-          for (const entry of batch) entry.reject(error);
-        },
-      ),
-    );
+    this.flushing = this.flushing.then(() => this.writeBatch(batch));
     return this.flushing;
+  }
+
+  /**
+   * One transaction for the batch; if the database refuses it, each attempt on its own, so that one
+   * bad row never fails its neighbours. An attempt the database still refuses is stored without the
+   * text it got from the receiver, with the refusal as its error message (its outcome, and so the
+   * delivery's state, stay what they were: a receiver that answered 2xx has the event). Only an
+   * attempt that cannot be stored even so (or a database that cannot be reached) fails its caller.
+   */
+  private async writeBatch(batch: QueuedRecord[]): Promise<void> {
+    try {
+      await this.write(batch.map((entry) => entry.record));
+      for (const entry of batch) entry.resolve();
+      return;
+    } catch (error) {
+      // Not a refusal (the database cannot be reached, say): every attempt of the batch fails alike.
+      if (!(error instanceof postgres.PostgresError)) {
+        for (const entry of batch) entry.reject(error);
+        return;
+      }
+    }
+    for (const entry of batch) {
+      try {
+        await this.writeOne(entry.record);
+        entry.resolve();
+      } catch (error) {
+        entry.reject(error);
+      }
+    }
+  }
+
+  private async writeOne(record: AttemptRecord): Promise<void> {
+    try {
+      await this.write([record]);
+    } catch (error) {
+      if (!(error instanceof postgres.PostgresError)) throw error;
+      const reason = storableText(`${error.code} ${error.message}`).slice(0, 300);
+      this.options.onRefused(record, error);
+      await this.write([
+        {
+          ...record,
+          responseExcerpt: null,
+          errorMessage: `the attempt could not be stored as received (${reason}); stored without the receiver's text`,
+        },
+      ]);
+    }
   }
 
   private async write(records: AttemptRecord[]): Promise<DisabledSubscription[]> {

@@ -35,6 +35,8 @@ class RetryLater extends Error {
 export interface DeliveryWorkerOptions {
   queueName: string;
   connection: Redis;
+  /** For the marks of attempts that may have reached their receiver unrecorded (see UnrecordedSends). */
+  redis: Redis;
   queue: Queue;
   sql: Sql;
   index: SubscriptionIndex;
@@ -89,6 +91,41 @@ export function webhookHeaders(input: {
   };
 }
 
+/** The delivery id of a job id (`deliveryId` or `deliveryId.generation`). */
+const deliveryIdOfJob = (jobId: string) => jobId.split('.')[0] ?? jobId;
+
+/** Whether the receiver may have got the request: it answered, or the connection broke after sending. */
+const mayHaveReached = (outcome: AttemptOutcome) =>
+  outcome.kind === 'response' || ['timeout', 'connection_reset', 'network'].includes(outcome.errorKind);
+
+/**
+ * Marks of deliveries whose attempt may have reached the receiver without being recorded (recording
+ * failed, or the job stalled mid-attempt), in a Redis hash per delivery kept 7 days (BullMQ's failed
+ * jobs are kept as long). Written only on those failure paths; the delivery's next run takes the mark
+ * and counts its send as a duplicate, so the hot path pays nothing.
+ */
+export class UnrecordedSends {
+  constructor(private readonly redis: Redis) {}
+
+  private key = (deliveryId: string) => `hookline:webhooks:unrecorded:${deliveryId}`;
+
+  async mark(deliveryId: string, reason: 'unrecorded' | 'stalled'): Promise<void> {
+    await this.redis
+      .multi()
+      .hincrby(this.key(deliveryId), reason, 1)
+      .expire(this.key(deliveryId), 7 * 86_400)
+      .exec();
+  }
+
+  /** The marks of a delivery by reason (removing them), or undefined when there are none. */
+  async take(deliveryId: string): Promise<Record<string, number> | undefined> {
+    const result = await this.redis.multi().hgetall(this.key(deliveryId)).del(this.key(deliveryId)).exec();
+    const marks = (result?.[0]?.[1] ?? {}) as Record<string, string>;
+    const entries = Object.entries(marks).map(([reason, count]) => [reason, Number(count)] as const);
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  }
+}
+
 /** An attempt's outcome: what the endpoint answered, or why nothing was sent. */
 type AttemptOutcome =
   | SendOutcome
@@ -115,13 +152,27 @@ export class DeliveryWorker implements Component {
   private readonly worker: Worker;
   private readonly loader: DeliveryLoader;
   private readonly recorder: DeliveryRecorder;
+  private readonly unrecorded: UnrecordedSends;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.loader = new DeliveryLoader(options.sql);
+    this.unrecorded = new UnrecordedSends(options.redis);
     this.recorder = new DeliveryRecorder(options.sql, {
       disableAfterSeconds: options.disableAfterSeconds,
       maxBatch: 500,
       onDisabled: (tx, disabled) => this.onDisabled(tx, disabled),
+      onRefused: (record, error) => {
+        options.metrics.attemptsRefused.inc();
+        options.logger.error(
+          {
+            deliveryId: record.deliveryId,
+            subscriptionId: record.subscriptionId,
+            attempt: record.number,
+            err: error,
+          },
+          'the database refused an attempt as received: stored without the receiver’s text',
+        );
+      },
     });
     this.worker = new Worker(options.queueName, (job) => this.process(job), {
       connection: options.connection,
@@ -138,6 +189,26 @@ export class DeliveryWorker implements Component {
       },
     });
     this.worker.on('error', (error) => options.logger.error({ err: error }, 'delivery worker error'));
+    this.worker.on('failed', (job, error) => {
+      const ids = { deliveryId: job?.data?.deliveryId, generation: job?.data?.generation, jobId: job?.id };
+      if (error instanceof RetryLater) {
+        options.logger.debug(
+          { ...ids, delayMs: error.delayMs, reason: error.message },
+          'delivery will be retried',
+        );
+      } else {
+        options.logger.error({ ...ids, attemptsMade: job?.attemptsMade, err: error }, 'delivery job failed');
+      }
+    });
+    // A job whose worker died (or lost its lock) mid-attempt runs again: its attempt may have been sent.
+    this.worker.on('stalled', (jobId) => {
+      options.logger.warn({ jobId }, 'delivery job stalled: it runs again');
+      void this.unrecorded
+        .mark(deliveryIdOfJob(jobId), 'stalled')
+        .catch((error: unknown) =>
+          options.logger.error({ jobId, err: error }, 'could not mark a stalled delivery'),
+        );
+    });
   }
 
   async start(): Promise<void> {
@@ -185,6 +256,10 @@ export class DeliveryWorker implements Component {
     }
     const number = context.attempts + 1;
     const isLast = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    // Only a delivery that ran before can have been sent without being recorded: a first run costs
+    // no Redis call.
+    const earlierUnrecorded =
+      (job.attemptsStarted ?? 1) > 1 || generation > 0 ? await this.unrecorded.take(deliveryId) : undefined;
     const startedAt = new Date();
     const subscription =
       this.options.index.get(context.subscriptionId) ??
@@ -207,6 +282,14 @@ export class DeliveryWorker implements Component {
     // Never send unsigned: without a readable secret the attempt fails, not sent, and is retried on
     // schedule; being the platform's failure, it says nothing of the endpoint (see endpointHealth).
     const sent = subscription.secrets.length > 0;
+    if (sent && earlierUnrecorded) {
+      for (const [reason, count] of Object.entries(earlierUnrecorded))
+        this.options.metrics.duplicateSends.inc({ reason }, count);
+      this.options.logger.warn(
+        { deliveryId, attempt: number, earlier: earlierUnrecorded },
+        'sending a delivery again whose earlier attempt may have reached the receiver unrecorded',
+      );
+    }
     const outcome: AttemptOutcome = !sent
       ? SECRET_UNAVAILABLE
       : await this.options.http.post(
@@ -236,18 +319,22 @@ export class DeliveryWorker implements Component {
       maxRetryAfterSeconds: this.options.maxRetryAfterSeconds,
     });
     const status = succeeded ? 'succeeded' : gone || isLast ? 'dead' : 'retrying';
-    await this.recorder.record({
-      ...this.baseRecord(context, number, startedAt),
-      durationMs: outcome.durationMs,
-      statusCode: outcome.kind === 'response' ? outcome.status : null,
-      errorKind: outcome.kind === 'error' ? outcome.errorKind : null,
-      errorMessage: outcome.kind === 'error' ? outcome.message : null,
-      responseExcerpt: outcome.kind === 'response' ? outcome.excerpt : null,
-      status,
-      nextAttemptAt: status === 'retrying' ? new Date(Date.now() + delayMs) : null,
-      gone,
-      endpointHealth: sent,
-    });
+    await this.recordSent(
+      outcome,
+      {
+        ...this.baseRecord(context, number, startedAt),
+        durationMs: outcome.durationMs,
+        statusCode: outcome.kind === 'response' ? outcome.status : null,
+        errorKind: outcome.kind === 'error' ? outcome.errorKind : null,
+        errorMessage: outcome.kind === 'error' ? outcome.message : null,
+        responseExcerpt: outcome.kind === 'response' ? outcome.excerpt : null,
+        status,
+        nextAttemptAt: status === 'retrying' ? new Date(Date.now() + delayMs) : null,
+        gone,
+        endpointHealth: sent,
+      },
+      sent,
+    );
     this.options.metrics.deliveries.inc({ outcome: status });
     if (succeeded) {
       this.options.metrics.endToEnd.observe((Date.now() - Date.parse(context.event.occurred_at)) / 1_000);
@@ -257,6 +344,33 @@ export class DeliveryWorker implements Component {
     const why =
       outcome.kind === 'response' ? `answered ${outcome.status}` : `${outcome.errorKind}: ${outcome.message}`;
     throw new RetryLater(why, delayMs);
+  }
+
+  /**
+   * Records the attempt; when that fails after the receiver may have got the request, the delivery is
+   * marked so that its next run counts the send as a duplicate (UnrecordedSends), then the job fails
+   * and BullMQ runs it again.
+   */
+  private async recordSent(outcome: AttemptOutcome, record: AttemptRecord, sent: boolean): Promise<void> {
+    try {
+      await this.recorder.record(record);
+    } catch (error) {
+      this.options.logger.error(
+        { deliveryId: record.deliveryId, attempt: record.number, err: error },
+        'could not record a delivery attempt: the delivery will run again',
+      );
+      if (sent && mayHaveReached(outcome)) {
+        await this.unrecorded
+          .mark(record.deliveryId, 'unrecorded')
+          .catch((markError: unknown) =>
+            this.options.logger.error(
+              { deliveryId: record.deliveryId, err: markError },
+              'could not mark an unrecorded attempt',
+            ),
+          );
+      }
+      throw error;
+    }
   }
 
   private baseRecord(

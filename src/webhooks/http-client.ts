@@ -1,4 +1,5 @@
 import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { storableText, storableTextOf } from '../db/text.js';
 import { type CidrList, checkLiteralHost, guardedLookup, SsrfBlockedError } from './ssrf.js';
 
 export type AttemptErrorKind =
@@ -107,7 +108,8 @@ export class WebhookHttpClient {
       kind: 'response',
       status: response.statusCode,
       durationMs: elapsed(),
-      excerpt: Buffer.concat(kept).toString('utf8'),
+      // The receiver's bytes, as text the database can store (NUL and invalid UTF-8 become U+FFFD).
+      excerpt: storableTextOf(Buffer.concat(kept)),
       bytesRead,
       truncated,
       retryAfterSeconds: parseRetryAfter(response.headers['retry-after']),
@@ -134,7 +136,8 @@ function classify(error: unknown): { errorKind: AttemptErrorKind; message: strin
     chain.push(current);
     current = current.cause as typeof current;
   }
-  const message = (chain[0]?.message ?? String(error)).slice(0, 500);
+  // (a message may quote what the receiver sent: storable text only)
+  const message = storableText((chain[0]?.message ?? String(error)).slice(0, 500));
   const has = (test: (item: { code?: string; name?: string }) => boolean) => chain.some(test);
   if (has((e) => e.code === 'SSRF_BLOCKED' || e instanceof SsrfBlockedError))
     return { errorKind: 'ssrf_blocked', message };

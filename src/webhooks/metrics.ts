@@ -64,6 +64,21 @@ export function createWebhookMetrics(registry: Registry) {
       'reason',
       ['gone', 'failing'],
     ),
+    duplicateSends: zeroed(
+      new Counter({
+        name: 'hookline_webhook_duplicate_sends_total',
+        help: 'Deliveries sent again after an earlier attempt may have reached the receiver unrecorded: its record failed (unrecorded) or its job stalled mid-attempt (stalled).',
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      'reason',
+      ['unrecorded', 'stalled'],
+    ),
+    attemptsRefused: new Counter({
+      name: 'hookline_webhook_attempts_refused_total',
+      help: 'Attempts the database refused as received (stored without the receiver’s text instead).',
+      registers: [registry],
+    }),
     ssrfRefusals: new Counter({
       name: 'hookline_webhook_ssrf_refusals_total',
       help: 'Delivery attempts refused by the SSRF guard.',

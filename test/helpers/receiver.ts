@@ -9,7 +9,7 @@ export interface ReceivedRequest {
 }
 
 export type Answer =
-  | { status: number; headers?: Record<string, string>; body?: string }
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer }
   | { never: true }
   | { stream: number; status?: number };
 
