@@ -1,11 +1,13 @@
 import type { ClickHouseClient } from '../clickhouse/client.js';
 import { chLiteral } from '../clickhouse/sql.js';
 import { AppError } from '../errors.js';
+import { occurredBefore, occurredSince } from './time-bounds.js';
 
 /**
  * Reads of the audit log. ClickHouse 18.16 has no query parameters, so every value is validated by
  * the route's schema first and then written as an escaped literal. `FINAL` makes each event appear
- * once even before ReplacingMergeTree has merged its redelivered copies.
+ * once even before ReplacingMergeTree has merged its redelivered copies. Every time is UTC, whatever
+ * the server's time zone: `occurred_at` is `DateTime('UTC')` and bounds are UTC literals.
  */
 /** ClickHouse down or the audit schema not made yet (no audit worker has run): 503, not 500. */
 async function read<T>(work: () => Promise<T>): Promise<T> {
@@ -18,9 +20,6 @@ async function read<T>(work: () => Promise<T>): Promise<T> {
     });
   }
 }
-
-const dateTime = (iso: string) =>
-  `toDateTime(${chLiteral(new Date(iso).toISOString().slice(0, 19).replace('T', ' '))})`;
 
 export interface AuditEventView {
   id: string;
@@ -70,6 +69,17 @@ function decodeCursor(cursor: string): { ms: number; id: string } {
   return { ms: Number(ms), id };
 }
 
+/**
+ * An event type filter as SQL, with the meaning of a webhook subscription's (`filterMatches` in
+ * src/webhooks/filters.ts): `*` is every type (no condition), `user.*` every type under the dotted
+ * prefix `user.`, anything else one exact type.
+ */
+export function typeFilter(filter: string): string | null {
+  if (filter === '*') return null;
+  if (filter.endsWith('.*')) return `startsWith(type, ${chLiteral(filter.slice(0, -1))})`;
+  return `type = ${chLiteral(filter)}`;
+}
+
 export interface AuditQuery {
   limit: number;
   cursor?: string | undefined;
@@ -85,16 +95,11 @@ export function listAuditEvents(client: ClickHouseClient, db: string, query: Aud
   return read(async () => {
     const where: string[] = [];
     if (query.user_id) where.push(`user_id = ${chLiteral(query.user_id)}`);
-    if (query.type) {
-      where.push(
-        query.type.endsWith('.*')
-          ? `type LIKE ${chLiteral(`${query.type.slice(0, -1).replace(/[%_]/g, '\\$&')}%`)}`
-          : `type = ${chLiteral(query.type)}`,
-      );
-    }
+    const type = query.type ? typeFilter(query.type) : null;
+    if (type) where.push(type);
     if (query.ip) where.push(`ip = ${chLiteral(query.ip)}`);
-    if (query.from) where.push(`occurred_at >= ${dateTime(query.from)}`);
-    if (query.to) where.push(`occurred_at < ${dateTime(query.to)}`);
+    if (query.from) where.push(occurredSince(Date.parse(query.from)));
+    if (query.to) where.push(occurredBefore(Date.parse(query.to)));
     if (query.cursor) {
       const { ms, id } = decodeCursor(query.cursor);
       where.push(`(occurred_ms < ${ms} OR (occurred_ms = ${ms} AND event_id < ${chLiteral(id)}))`);
@@ -121,13 +126,13 @@ export function listAuditEvents(client: ClickHouseClient, db: string, query: Aud
 export function dailyStats(client: ClickHouseClient, db: string, range: { from: string; to: string }) {
   return read(async () => {
     const result = await client.query({
-      query: `SELECT toString(toDate(occurred_at)) AS day,
+      query: `SELECT toString(toDate(occurred_at, 'UTC')) AS day,
         countIf(type = 'user.registered') AS registrations,
         countIf(type = 'user.login') AS logins,
         countIf(type = 'user.login.failed') AS failed_logins,
         uniqExactIf(user_id, type IN ('user.login', 'user.token.refreshed')) AS active_users
       FROM ${db}.audit_events FINAL
-      WHERE occurred_at >= ${dateTime(range.from)} AND occurred_at < ${dateTime(range.to)}
+      WHERE ${occurredSince(Date.parse(range.from))} AND ${occurredBefore(Date.parse(range.to))}
       GROUP BY day ORDER BY day`,
       format: 'JSONEachRow',
     });
@@ -154,17 +159,24 @@ export function dailyStats(client: ClickHouseClient, db: string, range: { from: 
   });
 }
 
-/** Top IPs and top targeted accounts by failed logins over the last `windowSeconds`. */
-export function failedLoginStats(client: ClickHouseClient, db: string, windowSeconds: number, top = 10) {
+/** Top `top` IPs and top `top` targeted accounts by failed logins over the `windowSeconds` before `now`. */
+export function failedLoginStats(
+  client: ClickHouseClient,
+  db: string,
+  windowSeconds: number,
+  top = 10,
+  now: Date = new Date(),
+) {
   return read(async () => {
-    const base = `FROM ${db}.audit_events FINAL WHERE type = 'user.login.failed' AND occurred_at >= now() - ${Math.floor(windowSeconds)}`;
+    const since = now.getTime() - Math.floor(windowSeconds) * 1_000;
+    const base = `FROM ${db}.audit_events FINAL WHERE type = 'user.login.failed' AND ${occurredSince(since)}`;
     const [ips, accounts] = await Promise.all([
       client.query({
-        query: `SELECT ip, count() AS failures, uniqExact(email) AS accounts ${base} GROUP BY ip ORDER BY failures DESC, ip LIMIT ${top}`,
+        query: `SELECT ip, count() AS failures, uniqExact(email) AS accounts ${base} GROUP BY ip ORDER BY failures DESC, ip LIMIT ${Math.floor(top)}`,
         format: 'JSONEachRow',
       }),
       client.query({
-        query: `SELECT email, count() AS failures, uniqExact(ip) AS ips ${base} GROUP BY email ORDER BY failures DESC, email LIMIT ${top}`,
+        query: `SELECT email, count() AS failures, uniqExact(ip) AS ips ${base} GROUP BY email ORDER BY failures DESC, email LIMIT ${Math.floor(top)}`,
         format: 'JSONEachRow',
       }),
     ]);

@@ -26,7 +26,10 @@ export function truncateIp(ip: string): string {
   return parts.length === 4 ? `${parts.slice(0, 3).join('.')}.0` : ip;
 }
 
-/** ClickHouse's DateTime text form (UTC), which 18.16 and current releases both parse. */
+/**
+ * ClickHouse's DateTime text form, in UTC, which 18.16 and current releases both parse. The column is
+ * `DateTime('UTC')`, so the text is read as UTC whatever the server's time zone.
+ */
 const dateTime = (iso: string) => iso.slice(0, 19).replace('T', ' ');
 
 /** One audit row per event: typed columns for what is queried, the data as JSON text. */

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '../clickhouse/client.js';
-import { type Envelope, parseEnvelope } from '../events/catalog.js';
+import { chUtcDateTime } from '../clickhouse/sql.js';
+import { parseEnvelope } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
 import { type Component, periodicComponent } from '../platform/component.js';
 import { migrateClickHouse } from './migrations.js';
@@ -20,13 +21,12 @@ export interface AuditWorkerOptions {
   retentionDays: number;
   logger: Logger;
   registry: Registry;
-  /** Called with each batch once it is stored (the detector of suspicious activity). */
-  afterInsert?: (events: Envelope[]) => Promise<void>;
+  /** Called with each batch's rows, as stored, once they are (the detector of suspicious activity). */
+  afterInsert?: (rows: readonly AuditRow[]) => Promise<void>;
 }
 
 interface Pending {
   rows: AuditRow[];
-  events: Envelope[];
   done: Promise<void>;
   resolve: () => void;
 }
@@ -83,16 +83,17 @@ export class AuditWorker implements Component {
     const done = new Promise<void>((r) => {
       resolve = r;
     });
-    return { rows: [], events: [], done, resolve };
+    return { rows: [], done, resolve };
   }
 
   /** Deletes old rows every 6 hours. */
   private readonly retention: Component;
 
   /** Deletes rows older than the retention (a mutation; valid on 18.16 and current releases). */
-  async prune(): Promise<void> {
+  async prune(now: Date = new Date()): Promise<void> {
+    const cutoff = now.getTime() - this.options.retentionDays * 86_400_000;
     await this.options.clickhouse.command({
-      query: `ALTER TABLE ${this.options.database}.audit_events DELETE WHERE occurred_at < now() - ${this.options.retentionDays * 86_400}`,
+      query: `ALTER TABLE ${this.options.database}.audit_events DELETE WHERE occurred_at < ${chUtcDateTime(cutoff)}`,
     });
   }
 
@@ -121,7 +122,6 @@ export class AuditWorker implements Component {
     for (const message of batch.messages) {
       try {
         const event = parseEnvelope(JSON.parse(message.value?.toString() ?? ''));
-        pending.events.push(event);
         pending.rows.push(auditRow(event, { truncateIp: this.options.truncateIp }));
       } catch (error) {
         this.options.logger.error(
@@ -180,7 +180,7 @@ export class AuditWorker implements Component {
     this.metrics.buffered.set(this.pending.rows.length);
     if (this.options.afterInsert) {
       await this.options
-        .afterInsert(pending.events)
+        .afterInsert(pending.rows)
         .catch((error: unknown) =>
           this.options.logger.error({ err: error }, 'audit: analysis of a batch failed'),
         );

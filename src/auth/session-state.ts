@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
+import { validate as isUuid } from 'uuid';
 import type { Database } from '../db/client.js';
 import { sessions, users } from '../db/schema/index.js';
 import type { Logger } from '../logger.js';
@@ -59,7 +60,9 @@ export class SessionStates {
       .where(where);
   }
 
+  /** The state of a session, or null if there is no such session (an id that is not a UUID included). */
   async get(sessionId: string): Promise<SessionState | null> {
+    if (!isUuid(sessionId)) return null;
     let cacheUp = true;
     try {
       const cached = await this.redis.get(keyOf(sessionId));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { validate as isUuid } from 'uuid';
 
 export interface AccessClaims {
   userId: string;
@@ -8,8 +9,9 @@ export interface AccessClaims {
 
 /**
  * Short-lived access tokens: HS256 JWTs carrying the user (`sub`) and the session (`sid`). Verification
- * accepts only HS256 and checks `exp`, `iss` and `aud`; the session's state is checked separately on
- * every request, so revocation does not wait for `exp`.
+ * accepts only HS256 and checks `exp`, `iss` and `aud`, and that `sub` and `sid` are UUIDs (a token
+ * signed with the right key but other claims is refused here, never looked up); the session's state
+ * is checked separately on every request, so revocation does not wait for `exp`.
  */
 export class AccessTokens {
   private readonly key: Uint8Array;
@@ -46,7 +48,12 @@ export class AccessTokens {
         audience: this.options.audience,
         requiredClaims: ['exp', 'sub', 'sid'],
       });
-      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
+      if (
+        typeof payload.sub !== 'string' ||
+        typeof payload.sid !== 'string' ||
+        !isUuid(payload.sub) ||
+        !isUuid(payload.sid)
+      ) {
         return { ok: false, reason: 'malformed token claims' };
       }
       return { ok: true, claims: { userId: payload.sub, sessionId: payload.sid } };

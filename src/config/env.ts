@@ -193,6 +193,27 @@ export const webhookEnv = {
     .default(3_600)
     .describe('Longest `Retry-After` (of a 429 or 503) honoured; longer ones are clamped.'),
   WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(15_000).describe('Timeout of one delivery attempt.'),
+  WEBHOOK_CONNECT_TIMEOUT_MS: int(100, 120_000)
+    .default(3_000)
+    .describe(
+      'Timeout of opening a connection to a receiver (within the attempt’s timeout): a black-holed host fails fast.',
+    ),
+  WEBHOOK_MAX_IN_FLIGHT: int(1, 10_000)
+    .default(20)
+    .describe(
+      'Default `max_in_flight` of a new subscription: its attempts at once, across every delivery process.',
+    ),
+  WEBHOOK_BREAKER_FAILURES: int(1, 10_000)
+    .default(5)
+    .describe(
+      'Consecutive failed attempts (not 2xx, timeouts included) that open a subscription’s circuit breaker.',
+    ),
+  WEBHOOK_BREAKER_COOLDOWN_SECONDS: int(1, 86_400)
+    .default(10)
+    .describe('How long an opened breaker waits before one probe attempt; doubled after each failed probe.'),
+  WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS: int(1, 86_400)
+    .default(600)
+    .describe('Longest wait between two probes of an open breaker.'),
   WEBHOOK_MAX_RESPONSE_BYTES: int(0, 10 * 1024 * 1024)
     .default(64 * 1024)
     .describe('Most bytes of a receiver’s answer read; the rest is not.'),

@@ -116,6 +116,27 @@ export const eventCatalog = {
       failing_since: z.iso.datetime().nullable().describe('Since when deliveries had been failing.'),
     }),
   },
+  'webhook.subscription.circuit_opened': {
+    topic: topics.platformEvents,
+    description:
+      "A subscription's circuit breaker opened: its endpoint kept failing, so its deliveries wait (not attempted, no retry used) until a probe attempt succeeds.",
+    data: z.object({
+      subscription_id: z.uuid(),
+      url: z.string(),
+      consecutive_failures: z.number().int().describe('Failed attempts in a row that opened it.'),
+      next_probe_at: z.iso.datetime().describe('When one probe attempt will be let through.'),
+    }),
+  },
+  'webhook.subscription.circuit_closed': {
+    topic: topics.platformEvents,
+    description:
+      "A subscription's circuit breaker closed: an attempt succeeded, and its waiting deliveries flow again.",
+    data: z.object({
+      subscription_id: z.uuid(),
+      url: z.string(),
+      opened_at: z.iso.datetime().nullable().describe('When the breaker had opened.'),
+    }),
+  },
   'security.alert': {
     topic: topics.platformEvents,
     description:

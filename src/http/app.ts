@@ -8,7 +8,13 @@ import type { ZodError } from 'zod';
 import type { Caller } from '../auth/account.js';
 import { AppError, type ErrorCode, type FieldError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildProblem, PROBLEM_CONTENT_TYPE, problemTypes } from './problem.js';
+import {
+  buildProblem,
+  methodNotAllowedResponse,
+  PROBLEM_CONTENT_TYPE,
+  platformProblems,
+  problemTypes,
+} from './problem.js';
 
 /** Per-request values: the request id, and the caller once `requireAuth` has run. */
 export type AppEnv = { Variables: { requestId: string; caller: Caller } };
@@ -20,10 +26,67 @@ const targetNames: Record<string, string> = { json: 'body', form: 'body', query:
 export function fieldErrorsOf(error: ZodError, target: string): FieldError[] {
   const where = targetNames[target] ?? target;
   return error.issues.map((issue) => ({
-    field: [where, ...issue.path.map(String)].join('.'),
+    // A key with an unpaired surrogate is named with U+FFFD, so the answer is well-formed text too.
+    field: [where, ...issue.path.map(String)].join('.').toWellFormed(),
     message: issue.message,
     code: issue.code,
   }));
+}
+
+/**
+ * The one rule for text input: every string and object key of a body, query or path is text PostgreSQL
+ * can store as sent, so well-formed Unicode without NUL. An unpaired UTF-16 surrogate (`"\udfff"` in
+ * JSON) would be replaced silently in a text column and fail a jsonb one; NUL fails both. Field errors
+ * name the value (`body.metadata.foo`) or, for a key, the key itself (with U+FFFD for the bad part).
+ */
+export function badTextErrors(value: unknown, where: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const isBad = (text: string) => !text.isWellFormed() || text.includes('\u0000');
+  const problem = (text: string) =>
+    text.isWellFormed()
+      ? 'must not contain NUL characters'
+      : 'must be well-formed Unicode (an unpaired surrogate)';
+  const visit = (node: unknown, path: string) => {
+    if (typeof node === 'string') {
+      if (isBad(node)) errors.push({ field: path, message: problem(node), code: 'invalid_text' });
+    } else if (Array.isArray(node)) {
+      for (const [index, item] of node.entries()) visit(item, `${path}.${index}`);
+    } else if (node !== null && typeof node === 'object') {
+      for (const [key, item] of Object.entries(node)) {
+        const field = `${path}.${key.toWellFormed()}`;
+        if (isBad(key)) errors.push({ field, message: `key ${problem(key)}`, code: 'invalid_text' });
+        visit(item, field);
+      }
+    }
+  };
+  visit(value, where);
+  return errors;
+}
+
+const isJson = (contentType: string | undefined) =>
+  /^application\/([\w.-]+\+)?json$/i.test(contentType?.split(';')[0]?.trim() ?? '');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The methods a path has among the app's routes (HEAD with GET, as Hono answers it), to tell 405 from 404. */
+function allowedMethods(app: App, path: string, patterns: Map<string, RegExp>): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL') continue; // middleware
+    let pattern = patterns.get(route.path);
+    if (!pattern) {
+      const segments = route.path.split('/').map((segment) => {
+        if (segment === '*') return '.*';
+        const param = /^:\w+(?:\{(.+)\})?(\?)?$/.exec(segment);
+        if (param) return `${param[1] ?? '[^/]+'}`;
+        return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      });
+      pattern = new RegExp(`^${segments.join('/')}$`);
+      patterns.set(route.path, pattern);
+    }
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
 }
 
 export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
@@ -62,14 +125,37 @@ function fromHttpException(error: HTTPException): AppError {
 export function newApp(options: { logger: Logger; bodyLimitBytes: number }): App {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
-      if (!result.success) {
-        const errors = fieldErrorsOf(result.error, result.target);
-        const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-        return problemResponse(c, new AppError('validation_failed', summary, { fieldErrors: errors }));
+      const where = targetNames[result.target] ?? result.target;
+      // A required JSON body that is absent: the validator saw no JSON and validated `{}` instead.
+      if (result.target === 'json' && !isJson(c.req.header('content-type'))) {
+        const missing: FieldError = { field: 'body', message: 'a JSON body is required', code: 'required' };
+        return problemResponse(
+          c,
+          new AppError('validation_failed', 'body: a JSON body is required', { fieldErrors: [missing] }),
+        );
       }
-      return undefined;
+      // On success `data` is what the route will use; on failure (untyped here) the input as sent.
+      const errors = [
+        ...badTextErrors((result as { data?: unknown }).data, where),
+        ...(result.success ? [] : fieldErrorsOf(result.error, result.target)),
+      ];
+      if (errors.length === 0) return undefined;
+      const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+      return problemResponse(
+        c,
+        new AppError('validation_failed', summary.toWellFormed(), { fieldErrors: errors }),
+      );
     },
   });
+  // Every route's document lists the answers any route with its inputs can give (400, 413, 415, 431).
+  const register = app.openapi;
+  app.openapi = ((route, handler, hook) =>
+    register(
+      { ...route, responses: { ...platformProblems(route), ...route.responses } },
+      handler,
+      hook,
+    )) as typeof register;
+  app.openAPIRegistry.registerComponent('responses', 'MethodNotAllowed', methodNotAllowedResponse);
 
   app.use(
     // A caller's x-request-id is kept when it is short and plain ([A-Za-z0-9_=-]); otherwise a UUID.
@@ -83,10 +169,31 @@ export function newApp(options: { logger: Logger; bodyLimitBytes: number }): App
       },
     }),
   );
+  // JSON is UTF-8 (RFC 8259): bytes that are not are refused, not decoded into U+FFFD.
+  app.use(async (c, next) => {
+    if (isJson(c.req.header('content-type'))) {
+      // Read once (bodyLimit already held it to the limit); the validator then parses the cached bytes.
+      const bytes = await c.req.arrayBuffer();
+      try {
+        strictUtf8.decode(bytes);
+      } catch {
+        throw new AppError('malformed_request', 'The body is not valid UTF-8.');
+      }
+    }
+    await next();
+  });
 
-  app.notFound((c) =>
-    problemResponse(c, new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`)),
-  );
+  const patterns = new Map<string, RegExp>();
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path, patterns);
+    if (allowed.length === 0)
+      return problemResponse(c, new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`));
+    c.header('allow', allowed.join(', '));
+    return problemResponse(
+      c,
+      new AppError('method_not_allowed', `${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}.`),
+    );
+  });
 
   app.onError((error, c) => {
     if (error instanceof AppError) return problemResponse(c, error);

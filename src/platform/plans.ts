@@ -12,8 +12,9 @@ import { createRedis } from '../redis.js';
 import { webhookDeps } from '../webhooks/context.js';
 import { DeliveryWorker } from '../webhooks/delivery-worker.js';
 import { FanoutWorker } from '../webhooks/fanout.js';
+import { FlowGate, lastAllowedMs, readCircuits } from '../webhooks/flow/gate.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
-import { registerFailingDeliveryGauges } from '../webhooks/metrics.js';
+import { registerCircuitGauges, registerFailingDeliveryGauges } from '../webhooks/metrics.js';
 import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
 import { sweeperComponent } from '../webhooks/sweeper.js';
@@ -56,6 +57,7 @@ export function fanoutPlan(deps: Dependencies): ProcessPlan {
       new FanoutWorker(deps.kafka, {
         sql: deps.sql,
         queue: hooks.queue,
+        flow: hooks.flow,
         index: hooks.index,
         metrics: hooks.metrics,
         logger,
@@ -76,17 +78,33 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
     allowedCidrs: parseCidrs(config.WEBHOOK_ALLOWED_CIDRS),
     connectionsPerOrigin: config.DELIVERY_CONNECTIONS_PER_ORIGIN,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    connectTimeoutMs: config.WEBHOOK_CONNECT_TIMEOUT_MS,
     maxResponseBytes: config.WEBHOOK_MAX_RESPONSE_BYTES,
     excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
   });
   deps.onClose(() => http.close());
   registerFailingDeliveryGauges(deps.metrics.registry, deps.sql);
+  registerCircuitGauges(deps.metrics.registry, () => readCircuits(deps.redis, hooks.flow));
   return {
     components: [
       new DeliveryWorker({
         queueName: config.WEBHOOK_QUEUE,
         connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
         redis: deps.redis,
+        gate: new FlowGate({
+          flow: hooks.flow,
+          queue: hooks.queue,
+          redis: deps.redis,
+          sql: deps.sql,
+          metrics: hooks.metrics,
+          logger,
+          lastAllowedMs: lastAllowedMs({
+            schedule: config.WEBHOOK_RETRY_SCHEDULE,
+            jitter: config.WEBHOOK_RETRY_JITTER,
+            timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+            maxCooldownMs: config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
+          }),
+        }),
         queue: hooks.queue,
         sql: deps.sql,
         index: hooks.index,
@@ -105,6 +123,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
             sweeperComponent({
               sql: deps.sql,
               queue: hooks.queue,
+              flow: hooks.flow,
               retries: config.WEBHOOK_RETRY_SCHEDULE.length,
               logger,
               intervalMs: config.DELIVERY_SWEEP_INTERVAL_SECONDS * 1_000,

@@ -4,6 +4,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Dependencies } from '../platform/dependencies.js';
 import { createRedis } from '../redis.js';
+import { FlowControl } from './flow/flow-control.js';
 import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
 import { SecretBox } from './secret-box.js';
 import { SubscriptionIndex } from './subscription-index.js';
@@ -19,6 +20,8 @@ export interface WebhookDeps {
   secrets: SecretBox;
   /** The process's one in-memory subscription index (fan-out and delivery share it). */
   index: SubscriptionIndex;
+  /** Per-subscription flow control in Redis (admission, slots, rate, circuit breaker). */
+  flow: FlowControl;
 }
 
 const cache = new WeakMap<Dependencies, WebhookDeps>();
@@ -41,6 +44,15 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
     metrics,
     secrets,
     index: new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets),
+    flow: new FlowControl(deps.redis, {
+      breaker: {
+        failureThreshold: deps.config.WEBHOOK_BREAKER_FAILURES,
+        cooldownMs: deps.config.WEBHOOK_BREAKER_COOLDOWN_SECONDS * 1_000,
+        maxCooldownMs: deps.config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
+      },
+      // A slot held by a process that died is taken back once the attempt could no longer be running.
+      leaseMs: deps.config.WEBHOOK_TIMEOUT_MS + 5_000,
+    }),
   };
   deps.onClose(() => queue.close());
   cache.set(deps, built);

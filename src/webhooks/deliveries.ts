@@ -112,7 +112,7 @@ export async function getDelivery(deps: WebhookDeps, id: string) {
 
 const requeue = (deps: WebhookDeps, where: ReturnType<WebhookDeps['sql']>) =>
   requeueDeliveries(
-    { sql: deps.sql, queue: deps.queue, retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length },
+    { sql: deps.sql, queue: deps.queue, flow: deps.flow, retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length },
     where,
     { resetStatus: true },
   );

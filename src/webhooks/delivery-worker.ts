@@ -1,4 +1,4 @@
-import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../db/client.js';
@@ -7,17 +7,26 @@ import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
 import { enqueueEventsSql } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
+import { unsendableHeader } from './custom-headers.js';
 import {
   type AttemptRecord,
+  type DeliveryContext,
   DeliveryLoader,
   DeliveryRecorder,
   type DisabledSubscription,
 } from './delivery-store.js';
+import type { Verdict } from './flow/flow-control.js';
+import type { FlowGate } from './flow/gate.js';
+import { verdictOf } from './flow/verdict.js';
 import type { SendOutcome, WebhookHttpClient } from './http-client.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DeliverJobSchema, retryDelayMs } from './queue.js';
 import { signWebhook } from './signing.js';
-import { notifySubscriptionsChanged, type SubscriptionIndex } from './subscription-index.js';
+import {
+  type ActiveSubscription,
+  notifySubscriptionsChanged,
+  type SubscriptionIndex,
+} from './subscription-index.js';
 
 export const USER_AGENT = 'hookline-webhooks/0.1 (+https://www.standardwebhooks.com)';
 
@@ -37,6 +46,8 @@ export interface DeliveryWorkerOptions {
   connection: Redis;
   /** For the marks of attempts that may have reached their receiver unrecorded (see UnrecordedSends). */
   redis: Redis;
+  /** Per-subscription flow control: limits, fairness and the circuit breaker. */
+  gate: FlowGate;
   queue: Queue;
   sql: Sql;
   index: SubscriptionIndex;
@@ -129,7 +140,12 @@ export class UnrecordedSends {
 /** An attempt's outcome: what the endpoint answered, or why nothing was sent. */
 type AttemptOutcome =
   | SendOutcome
-  | { kind: 'error'; errorKind: 'secret_unavailable'; message: string; durationMs: number };
+  | {
+      kind: 'error';
+      errorKind: 'secret_unavailable' | 'invalid_header';
+      message: string;
+      durationMs: number;
+    };
 
 const SECRET_UNAVAILABLE: AttemptOutcome = {
   kind: 'error',
@@ -153,6 +169,7 @@ export class DeliveryWorker implements Component {
   private readonly loader: DeliveryLoader;
   private readonly recorder: DeliveryRecorder;
   private readonly unrecorded: UnrecordedSends;
+  private readonly gate: FlowGate;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.loader = new DeliveryLoader(options.sql);
@@ -174,7 +191,8 @@ export class DeliveryWorker implements Component {
         );
       },
     });
-    this.worker = new Worker(options.queueName, (job) => this.process(job), {
+    this.gate = options.gate;
+    this.worker = new Worker(options.queueName, (job, token) => this.process(job, token), {
       connection: options.connection,
       concurrency: options.concurrency,
       autorun: false,
@@ -245,15 +263,83 @@ export class DeliveryWorker implements Component {
     this.options.logger.warn({ subscriptions: disabled }, 'disabled webhook subscriptions');
   }
 
-  private async process(job: Job): Promise<string> {
+  private async process(job: Job, token?: string): Promise<string> {
     const parsed = DeliverJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid delivery job: ${parsed.error.message}`);
     const { deliveryId, generation } = parsed.data;
     const context = await this.loader.load(deliveryId);
     if (!context) return 'gone'; // pruned or its subscription deleted
+    const subscription =
+      this.options.index.get(context.subscriptionId) ??
+      (await this.options.index.fetch(context.subscriptionId));
     if (context.generation !== generation || context.status === 'succeeded' || context.status === 'dead') {
+      if (subscription) await this.leave(job, subscription, 'neutral');
       return 'stale';
     }
+    if (!subscription?.enabled) {
+      await this.recordUnattempted(
+        context,
+        'subscription_disabled',
+        'the subscription is disabled; recover the delivery after enabling it',
+      );
+      if (subscription) await this.leave(job, subscription, 'neutral');
+      return 'dead';
+    }
+    const entry = await this.gate.enter(job, token, subscription);
+    if (entry === 'deferred') throw new DelayedError();
+    if (entry === 'expired') {
+      await this.recordUnattempted(
+        context,
+        'deferred_too_long',
+        'flow control (max_in_flight, rate limit or circuit breaker) held it past its last allowed time; recover it',
+      );
+      await this.leave(job, subscription, 'neutral');
+      return 'dead';
+    }
+    let verdict: Verdict = 'neutral';
+    let result: 'succeeded' | 'dead' | RetryLater;
+    try {
+      ({ result, verdict } = await this.attempt(job, context, subscription));
+    } finally {
+      await this.leave(job, subscription, verdict);
+    }
+    if (result instanceof RetryLater) throw result;
+    return result;
+  }
+
+  /** Frees the flow-control slot; a Redis failure here is logged (the lease expires by itself). */
+  private async leave(job: Job, subscription: ActiveSubscription, verdict: Verdict): Promise<void> {
+    await this.gate
+      .leave(job, subscription, verdict)
+      .catch((error: unknown) =>
+        this.options.logger.error({ jobId: job.id, err: error }, 'could not release a flow-control slot'),
+      );
+  }
+
+  /** A delivery that ends dead without being sent (disabled subscription, deferred too long). */
+  private async recordUnattempted(
+    context: DeliveryContext,
+    errorKind: string,
+    errorMessage: string,
+  ): Promise<void> {
+    await this.recorder.record({
+      ...this.baseRecord(context, context.attempts + 1, new Date()),
+      errorKind,
+      errorMessage,
+      status: 'dead',
+    });
+    // Recorded as an attempt that got no answer, like every other attempt row.
+    this.options.metrics.attempts.inc({ status_class: 'error' });
+    this.options.metrics.deliveries.inc({ outcome: 'dead' });
+  }
+
+  /** Sends one attempt and records it: 'succeeded' or 'dead', or throws RetryLater. */
+  private async attempt(
+    job: Job,
+    context: DeliveryContext,
+    subscription: ActiveSubscription,
+  ): Promise<{ result: 'succeeded' | 'dead' | RetryLater; verdict: Verdict }> {
+    const { deliveryId, generation } = job.data as { deliveryId: string; generation: number };
     const number = context.attempts + 1;
     const isLast = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     // Only a delivery that ran before can have been sent without being recorded: a first run costs
@@ -261,27 +347,24 @@ export class DeliveryWorker implements Component {
     const earlierUnrecorded =
       (job.attemptsStarted ?? 1) > 1 || generation > 0 ? await this.unrecorded.take(deliveryId) : undefined;
     const startedAt = new Date();
-    const subscription =
-      this.options.index.get(context.subscriptionId) ??
-      (await this.options.index.fetch(context.subscriptionId));
-
-    if (!subscription?.enabled) {
-      await this.recorder.record({
-        ...this.baseRecord(context, number, startedAt),
-        errorKind: 'subscription_disabled',
-        errorMessage: 'the subscription is disabled; recover the delivery after enabling it',
-        status: 'dead',
-      });
-      // Recorded as an attempt that got no answer, like every other attempt row.
-      this.options.metrics.attempts.inc({ status_class: 'error' });
-      this.options.metrics.deliveries.inc({ outcome: 'dead' });
-      return 'dead';
-    }
-
     const body = webhookBody(context.event);
     // Never send unsigned: without a readable secret the attempt fails, not sent, and is retried on
     // schedule; being the platform's failure, it says nothing of the endpoint (see endpointHealth).
-    const sent = subscription.secrets.length > 0;
+    // Nor with a custom header that cannot be sent (stored before the rule existed): undici would
+    // refuse it, and count every refusal against the origin's connections for good.
+    const unsendable = unsendableHeader(subscription.headers);
+    const blocked: AttemptOutcome | undefined =
+      subscription.secrets.length === 0
+        ? SECRET_UNAVAILABLE
+        : unsendable
+          ? {
+              kind: 'error',
+              errorKind: 'invalid_header',
+              message: `${unsendable}: fix the subscription's headers, then recover the delivery`,
+              durationMs: 0,
+            }
+          : undefined;
+    const sent = blocked === undefined;
     if (sent && earlierUnrecorded) {
       for (const [reason, count] of Object.entries(earlierUnrecorded))
         this.options.metrics.duplicateSends.inc({ reason }, count);
@@ -290,18 +373,18 @@ export class DeliveryWorker implements Component {
         'sending a delivery again whose earlier attempt may have reached the receiver unrecorded',
       );
     }
-    const outcome: AttemptOutcome = !sent
-      ? SECRET_UNAVAILABLE
-      : await this.options.http.post(
-          subscription.url,
-          webhookHeaders({
-            eventId: context.event.id,
-            body,
-            secrets: subscription.secrets,
-            custom: subscription.headers,
-          }),
+    const outcome: AttemptOutcome =
+      blocked ??
+      (await this.options.http.post(
+        subscription.url,
+        webhookHeaders({
+          eventId: context.event.id,
           body,
-        );
+          secrets: subscription.secrets,
+          custom: subscription.headers,
+        }),
+        body,
+      ));
     this.options.metrics.attempts.inc({ status_class: statusClass(outcome) });
     if (sent) this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
     if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')
@@ -318,7 +401,8 @@ export class DeliveryWorker implements Component {
       retryAfterSeconds: honourRetryAfter ? outcome.retryAfterSeconds : undefined,
       maxRetryAfterSeconds: this.options.maxRetryAfterSeconds,
     });
-    const status = succeeded ? 'succeeded' : gone || isLast ? 'dead' : 'retrying';
+    // (no retry can send a header that cannot be sent)
+    const status = succeeded ? 'succeeded' : gone || isLast || unsendable ? 'dead' : 'retrying';
     await this.recordSent(
       outcome,
       {
@@ -336,14 +420,15 @@ export class DeliveryWorker implements Component {
       sent,
     );
     this.options.metrics.deliveries.inc({ outcome: status });
+    const verdict = verdictOf(!sent ? { kind: 'not_sent' } : outcome);
     if (succeeded) {
       this.options.metrics.endToEnd.observe((Date.now() - Date.parse(context.event.occurred_at)) / 1_000);
-      return 'succeeded';
+      return { result: 'succeeded', verdict };
     }
-    if (status === 'dead') return 'dead';
+    if (status === 'dead') return { result: 'dead', verdict };
     const why =
       outcome.kind === 'response' ? `answered ${outcome.status}` : `${outcome.errorKind}: ${outcome.message}`;
-    throw new RetryLater(why, delayMs);
+    return { result: new RetryLater(why, delayMs), verdict };
   }
 
   /**

@@ -1,16 +1,68 @@
-import type { Queue } from 'bullmq';
+import { Job as BullJob, type Queue } from 'bullmq';
 import type { Sql } from '../db/client.js';
-import { DELIVER_JOB, type DeliverJob, deliverJobOptions } from './queue.js';
+import type { FlowControl } from './flow/flow-control.js';
+import { PARK_FALLBACK_MS } from './flow/gate.js';
+import { DELIVER_JOB, type DeliverJob, deliverJobOptions, jobIdOf } from './queue.js';
 
-/** Enqueues delivery jobs in one round trip; a job whose id exists already is left as it is. */
-export async function enqueueDeliveries(
-  queue: Queue,
-  jobs: readonly DeliverJob[],
-  retries: number,
-): Promise<void> {
+export interface EnqueueDeps {
+  queue: Queue;
+  flow: FlowControl;
+  retries: number;
+}
+
+/** A delivery job to queue, with the subscription it goes to and that subscription's max_in_flight. */
+export interface QueuedDelivery extends DeliverJob {
+  subscriptionId: string;
+  maxInFlight: number;
+}
+
+/**
+ * Enqueues delivery jobs; a job whose id exists already is left as it is. Each subscription has a
+ * window in the ready queue as wide as its max_in_flight (fairness: a subscription's backlog never
+ * stands in front of another's next event): jobs beyond it, or behind an open circuit breaker, are
+ * added delayed and parked, and move to the ready queue as its attempts end (docs/adr/0009). One
+ * admission script per subscription of the batch (sent together), one addBulk, and one park script
+ * per subscription that parked any.
+ */
+export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly QueuedDelivery[]): Promise<void> {
   if (jobs.length === 0) return;
-  await queue.addBulk(
-    jobs.map((job) => ({ name: DELIVER_JOB, data: job, opts: deliverJobOptions(job, retries) })),
+  const bySubscription = new Map<string, QueuedDelivery[]>();
+  for (const job of jobs)
+    bySubscription.set(job.subscriptionId, [...(bySubscription.get(job.subscriptionId) ?? []), job]);
+  const now = Date.now();
+  const decisions = new Map<string, 'ready' | 'park' | number>();
+  await Promise.all(
+    [...bySubscription].map(async ([subscriptionId, group]) => {
+      const ids = group.map(jobIdOf);
+      const admitted = await deps.flow.admit(subscriptionId, ids, group[0]?.maxInFlight ?? 1);
+      for (const [i, id] of ids.entries()) decisions.set(id, admitted[i] ?? 'ready');
+    }),
+  );
+  await deps.queue.addBulk(
+    jobs.map((job) => {
+      const decision = decisions.get(jobIdOf(job));
+      const delay =
+        decision === 'park' ? PARK_FALLBACK_MS : typeof decision === 'number' ? decision - now : 0;
+      const data: DeliverJob = { deliveryId: job.deliveryId, generation: job.generation };
+      return {
+        name: DELIVER_JOB,
+        data,
+        opts: { ...deliverJobOptions(job, deps.retries), delay: Math.max(0, delay) },
+      };
+    }),
+  );
+  await Promise.all(
+    [...bySubscription].map(async ([subscriptionId, group]) => {
+      const parked = group.map(jobIdOf).filter((id) => decisions.get(id) === 'park');
+      const promote = await deps.flow.park(subscriptionId, parked, group[0]?.maxInFlight ?? 1);
+      await Promise.all(
+        promote.map((id) =>
+          new BullJob(deps.queue, DELIVER_JOB, {}, {}, id).promote().catch(() => {
+            // no longer delayed: already on its way
+          }),
+        ),
+      );
+    }),
   );
 }
 
@@ -20,19 +72,26 @@ export async function enqueueDeliveries(
  * the sweeper (status kept). `where` selects the rows. Returns how many were queued.
  */
 export async function requeueDeliveries(
-  deps: { sql: Sql; queue: Queue; retries: number },
+  deps: EnqueueDeps & { sql: Sql },
   where: ReturnType<Sql>,
   options: { resetStatus: boolean },
 ): Promise<number> {
-  const rows = await deps.sql<{ id: string; generation: number }[]>`
-    UPDATE webhook_deliveries SET generation = generation + 1, next_attempt_at = now(), updated_at = now()
+  const rows = await deps.sql<
+    { id: string; generation: number; subscription_id: string; max_in_flight: number }[]
+  >`
+    UPDATE webhook_deliveries AS d SET generation = d.generation + 1, next_attempt_at = now(), updated_at = now()
       ${options.resetStatus ? deps.sql`, status = 'pending'` : deps.sql``}
-    WHERE ${where}
-    RETURNING id, generation`;
+    FROM webhook_subscriptions AS s
+    WHERE s.id = d.subscription_id AND d.id IN (SELECT id FROM webhook_deliveries WHERE ${where})
+    RETURNING d.id, d.generation, d.subscription_id, s.max_in_flight`;
   await enqueueDeliveries(
-    deps.queue,
-    rows.map((row) => ({ deliveryId: row.id, generation: row.generation })),
-    deps.retries,
+    deps,
+    rows.map((row) => ({
+      deliveryId: row.id,
+      generation: row.generation,
+      subscriptionId: row.subscription_id,
+      maxInFlight: row.max_in_flight,
+    })),
   );
   return rows.length;
 }

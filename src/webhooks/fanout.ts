@@ -6,12 +6,14 @@ import { type Envelope, parseEnvelope } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
 import { enqueueDeliveries } from './enqueue.js';
+import type { FlowControl } from './flow/flow-control.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { SubscriptionIndex } from './subscription-index.js';
 
 export interface FanoutDeps {
   sql: Sql;
   queue: Queue;
+  flow: FlowControl;
   index: SubscriptionIndex;
   metrics: WebhookMetrics;
   logger: Logger;
@@ -46,14 +48,21 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
     // Every (event, subscription) row comes back, new or already there (re-read after a crash); the
     // no-op update on conflict is what makes RETURNING include the existing ones.
     const deliveries = tx<
-      { id: string; generation: number; status: string; attempts: number; inserted: boolean }[]
+      {
+        id: string;
+        generation: number;
+        status: string;
+        attempts: number;
+        subscription_id: string;
+        inserted: boolean;
+      }[]
     >`
       INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
       SELECT * FROM unnest(${pairs.map(() => uuidv7())}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
         ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
         ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
       ON CONFLICT (event_id, subscription_id) DO UPDATE SET event_id = EXCLUDED.event_id
-      RETURNING id, generation, status, attempts, (xmax = 0) AS inserted`;
+      RETURNING id, generation, status, attempts, subscription_id, (xmax = 0) AS inserted`;
     // postgres.js sends a query when it is awaited: in this array's order.
     const [, , rows] = await Promise.all([noSeqScan, payloads, deliveries]);
     return {
@@ -61,10 +70,15 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
       // Jobs for every delivery never attempted: new ones, and those whose jobs a crash may have lost.
       jobs: rows
         .filter((row) => row.status === 'pending' && row.attempts === 0)
-        .map((row) => ({ deliveryId: row.id, generation: row.generation })),
+        .map((row) => ({
+          deliveryId: row.id,
+          generation: row.generation,
+          subscriptionId: row.subscription_id,
+          maxInFlight: deps.index.get(row.subscription_id)?.maxInFlight ?? 1,
+        })),
     };
   });
-  await enqueueDeliveries(deps.queue, jobs, deps.retries);
+  await enqueueDeliveries(deps, jobs);
   deps.metrics.deliveriesCreated.inc(created);
   return created;
 }

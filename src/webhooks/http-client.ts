@@ -27,6 +27,8 @@ export interface WebhookHttpOptions {
   allowedCidrs: CidrList;
   connectionsPerOrigin: number;
   timeoutMs: number;
+  /** Opening the connection (TCP and TLS) must take no longer: a black-holed host fails fast. */
+  connectTimeoutMs: number;
   maxResponseBytes: number;
   excerptBytes: number;
 }
@@ -44,7 +46,7 @@ export class WebhookHttpClient {
   constructor(private readonly options: WebhookHttpOptions) {
     const connect = buildConnector({
       lookup: guardedLookup(options.allowedCidrs),
-      timeout: Math.min(options.timeoutMs, 10_000),
+      timeout: Math.min(options.connectTimeoutMs, options.timeoutMs),
     } as never);
     const guardedConnect: buildConnector.connector = (connectOptions, callback) => {
       const decision = checkLiteralHost(connectOptions.hostname, options.allowedCidrs);

@@ -74,6 +74,26 @@ export function createWebhookMetrics(registry: Registry) {
       'reason',
       ['unrecorded', 'stalled'],
     ),
+    deferred: zeroed(
+      new Counter({
+        name: 'hookline_webhook_deferred_total',
+        help: 'Deliveries deferred by their subscription’s flow control, not attempted and no retry used: at max_in_flight (in_flight), over rate_limit_per_second (rate), or breaker open (breaker).',
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      'reason',
+      ['in_flight', 'rate', 'breaker'],
+    ),
+    circuitTransitions: zeroed(
+      new Counter({
+        name: 'hookline_webhook_circuit_transitions_total',
+        help: 'Circuit breaker transitions: opened (failures in a row), reopened (a probe failed), closed (an attempt succeeded).',
+        labelNames: ['transition'] as const,
+        registers: [registry],
+      }),
+      'transition',
+      ['opened', 'reopened', 'closed'],
+    ),
     attemptsRefused: new Counter({
       name: 'hookline_webhook_attempts_refused_total',
       help: 'Attempts the database refused as received (stored without the receiver’s text instead).',
@@ -106,6 +126,47 @@ export function registerQueueGauge(registry: Registry, queue: Queue): Gauge {
     registers: [registry],
     async collect() {
       for (const [state, count] of Object.entries((await counts()) ?? {})) this.set({ state }, count);
+    },
+  });
+}
+
+/** The breaker's state as a gauge value. */
+export const circuitStateValue = { closed: 0, half_open: 1, open: 2 } as const;
+
+/**
+ * Breakers not closed, from Redis (in the background, at most every 5 s):
+ * `hookline_webhook_circuits_open` counts them, and `hookline_webhook_subscription_circuit_state`
+ * gives the state (1 half-open, 2 open) of the ten open the longest, so cardinality stays bounded.
+ */
+export function registerCircuitGauges(
+  registry: Registry,
+  read: () => Promise<{
+    count: number;
+    top: { subscriptionId: string; state: keyof typeof circuitStateValue }[];
+  }>,
+): void {
+  const circuits = sampled(read, { maxAgeMs: 5_000 });
+  new Gauge({
+    name: 'hookline_webhook_circuits_open',
+    help: 'Subscriptions whose circuit breaker is open or half-open.',
+    registers: [registry],
+    async collect() {
+      const value = await circuits();
+      if (value) this.set(value.count);
+    },
+  });
+  new Gauge({
+    name: 'hookline_webhook_subscription_circuit_state',
+    help: `Circuit breaker state (1 half-open, 2 open) of the ${TOP_FAILING_SUBSCRIPTIONS} subscriptions open the longest.`,
+    labelNames: ['subscription_id'] as const,
+    registers: [registry],
+    async collect() {
+      const value = await circuits();
+      if (!value) return;
+      this.reset();
+      for (const { subscriptionId, state } of value.top) {
+        this.set({ subscription_id: subscriptionId }, circuitStateValue[state]);
+      }
     },
   });
 }

@@ -9,9 +9,12 @@ import ipaddr from 'ipaddr.js';
  * rebinding) is still refused.
  *
  * Refused unless an allowed CIDR covers them: loopback, private, link-local (169.254.169.254 included),
- * carrier-grade NAT, unspecified, broadcast, multicast, reserved and documentation ranges, IPv6
- * unique-local and link-local, and the IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 forms of any
- * IPv4 address that is itself refused.
+ * carrier-grade NAT, unspecified, broadcast, multicast, reserved and documentation ranges (every
+ * special range ipaddr.js names), IPv6 unique-local and link-local, the IPv4-mapped, NAT64
+ * (64:ff9b::/96) and 6to4 forms of any IPv4 address that is itself refused, and every other IPv6
+ * address outside the global unicast space 2000::/3: the deprecated IPv4-compatible forms (::/96,
+ * `[::127.0.0.1]`, `[::2]`), the rest of ::/8, the local-use NAT64 prefix 64:ff9b:1::/48 (whose
+ * translation is the local network's own) and unassigned space.
  */
 
 export class SsrfBlockedError extends Error {
@@ -37,12 +40,17 @@ export function parseCidrs(list: string): CidrList {
     .map((entry) => ipaddr.parseCIDR(entry));
 }
 
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96');
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3');
+
 function embeddedIpv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
   const range = address.range();
   if (range === 'ipv4Mapped') return address.toIPv4Address();
   const bytes = address.toByteArray();
-  // NAT64 well-known prefix 64:ff9b::/96: the last 32 bits are the IPv4 address.
-  if (range === 'rfc6052') return new ipaddr.IPv4(bytes.slice(12, 16));
+  // NAT64 well-known prefix 64:ff9b::/96: the last 32 bits are the IPv4 address. (The local-use
+  // prefix 64:ff9b:1::/48 is not read: where the IPv4 address sits in it is the network's choice.)
+  if (address.match(NAT64_WELL_KNOWN)) return new ipaddr.IPv4(bytes.slice(12, 16));
   // 6to4 2002::/16: bits 16-47 are the IPv4 address.
   if (range === '6to4') return new ipaddr.IPv4(bytes.slice(2, 6));
   return undefined;
@@ -52,11 +60,24 @@ function inAllowList(address: ipaddr.IPv4 | ipaddr.IPv6, allowed: CidrList): boo
   return allowed.some(([network, bits]) => address.kind() === network.kind() && address.match(network, bits));
 }
 
+/**
+ * An IPv6 text whose last 32 bits are written as dotted IPv4 (`::ffff:1.2.3.4`, `::1.2.3.4`), with
+ * them as two hex groups instead: ipaddr.js reads `::1.2.3.4` as `::ffff:1.2.3.4`, which is not the
+ * address a socket dials (`::102:304`).
+ */
+function withHexTail(text: string): string {
+  const match = /^(.*:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!match) return text;
+  const [a, b, c, d] = match.slice(2).map(Number) as [number, number, number, number];
+  if ([a, b, c, d].some((octet) => octet > 255)) return text;
+  return `${match[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
 /** Whether a webhook may be sent to this IP address. Pure: it never touches the network. */
 export function checkAddress(text: string, allowed: CidrList = []): AddressDecision {
   let address: ipaddr.IPv4 | ipaddr.IPv6;
   try {
-    address = ipaddr.parse(text.replace(/^\[|\]$/g, '').split('%')[0] ?? '');
+    address = ipaddr.parse(withHexTail(text.replace(/^\[|\]$/g, '').split('%')[0] ?? ''));
   } catch {
     return { allowed: false, reason: 'not an IP address' };
   }
@@ -72,7 +93,13 @@ export function checkAddress(text: string, allowed: CidrList = []): AddressDecis
     }
   }
   const range = address.range();
-  return range === 'unicast' ? { allowed: true } : { allowed: false, reason: `${range} address` };
+  if (range !== 'unicast') return { allowed: false, reason: `${range} address` };
+  if (address.kind() === 'ipv6' && !address.match(GLOBAL_UNICAST)) {
+    return address.match(IPV4_COMPATIBLE)
+      ? { allowed: false, reason: 'ipv4Compatible address (deprecated, RFC 4291)' }
+      : { allowed: false, reason: 'address outside the IPv6 global unicast space (2000::/3)' };
+  }
+  return { allowed: true };
 }
 
 type LookupCallback = (

@@ -23,6 +23,9 @@ export interface ActiveSubscription {
    */
   secrets: string[];
   previousSecretExpiresAt: number | null;
+  /** Flow control: attempts at once, and attempts started per second (null: no limit). */
+  maxInFlight: number;
+  rateLimitPerSecond: number | null;
 }
 
 interface Row {
@@ -34,6 +37,8 @@ interface Row {
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
+  max_in_flight: number;
+  rate_limit_per_second: number | null;
 }
 
 /**
@@ -131,7 +136,8 @@ export class SubscriptionIndex {
     this.loading ??= (async () => {
       try {
         const rows = await this.sql<Row[]>`
-          SELECT id, url, event_types, headers, enabled, secret, previous_secret, previous_secret_expires_at
+          SELECT id, url, event_types, headers, enabled, secret, previous_secret, previous_secret_expires_at,
+            max_in_flight, rate_limit_per_second
           FROM webhook_subscriptions`;
         const now = Date.now();
         const byId = new Map<string, ActiveSubscription>();
@@ -151,6 +157,8 @@ export class SubscriptionIndex {
             previousSecretExpiresAt: previousValid
               ? (row.previous_secret_expires_at?.getTime() ?? null)
               : null,
+            maxInFlight: row.max_in_flight,
+            rateLimitPerSecond: row.rate_limit_per_second,
           });
         }
         this.byId = byId;

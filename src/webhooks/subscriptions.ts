@@ -5,8 +5,10 @@ import type { Actor } from '../events/catalog.js';
 import { eventTypes } from '../events/catalog.js';
 import { buildEvent, systemMeta } from '../events/envelope.js';
 import type { WebhookDeps } from './context.js';
+import { customHeaderProblem } from './custom-headers.js';
 import { enqueueDeliveries } from './enqueue.js';
 import { filterMatches, unknownFilters } from './filters.js';
+import type { Circuit } from './flow/flow-control.js';
 import { newSigningSecret } from './signing.js';
 import { notifySubscriptionsChanged } from './subscription-index.js';
 
@@ -24,14 +26,18 @@ export interface SubscriptionRow {
   disabled_at: Date | null;
   failing_since: Date | null;
   last_success_at: Date | null;
+  max_in_flight: number;
+  rate_limit_per_second: number | null;
   created_at: Date;
   updated_at: Date;
 }
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
-/** The public shape of a subscription, without its secret. */
-export function publicSubscription(row: SubscriptionRow) {
+const isoMs = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The public shape of a subscription, without its secret, with its circuit breaker as Redis has it. */
+export function publicSubscription(row: SubscriptionRow, circuit: Circuit) {
   return {
     id: row.id,
     url: row.url,
@@ -45,27 +51,29 @@ export function publicSubscription(row: SubscriptionRow) {
     failing_since: iso(row.failing_since),
     last_success_at: iso(row.last_success_at),
     previous_secret_expires_at: iso(row.previous_secret_expires_at),
+    max_in_flight: row.max_in_flight,
+    rate_limit_per_second: row.rate_limit_per_second,
+    circuit: {
+      state: circuit.state,
+      since: isoMs(circuit.since),
+      next_probe_at: isoMs(circuit.nextProbeAt),
+      consecutive_failures: circuit.failures,
+    },
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
 }
 
-/** With the secret: only when it was just made (create, rotate). */
-const withSecret = (row: SubscriptionRow, secret: string) => ({ ...publicSubscription(row), secret });
-export type PublicSubscription = ReturnType<typeof publicSubscription>;
+/** A row as the API shows it (its breaker read from Redis). */
+const shown = async (deps: WebhookDeps, row: SubscriptionRow) =>
+  publicSubscription(row, await deps.flow.circuit(row.id));
 
-/** Headers hookline sets itself (or that would break the request): a subscription cannot set them. */
-const reservedHeaders = new Set([
-  'host',
-  'content-length',
-  'content-type',
-  'user-agent',
-  'transfer-encoding',
-  'connection',
-  'expect',
-  'te',
-  'upgrade',
-]);
+/** With the secret: only when it was just made (create, rotate). */
+const withSecret = async (deps: WebhookDeps, row: SubscriptionRow, secret: string) => ({
+  ...(await shown(deps, row)),
+  secret,
+});
+export type PublicSubscription = ReturnType<typeof publicSubscription>;
 
 export interface SubscriptionInput {
   url?: string | undefined;
@@ -74,6 +82,8 @@ export interface SubscriptionInput {
   headers?: Record<string, string> | undefined;
   enabled?: boolean | undefined;
   metadata?: Record<string, string> | undefined;
+  max_in_flight?: number | undefined;
+  rate_limit_per_second?: number | null | undefined;
 }
 
 function validate(deps: WebhookDeps, input: SubscriptionInput): void {
@@ -114,15 +124,9 @@ function validate(deps: WebhookDeps, input: SubscriptionInput): void {
       });
     }
   }
-  for (const name of Object.keys(input.headers ?? {})) {
-    const lower = name.toLowerCase();
-    if (reservedHeaders.has(lower) || lower.startsWith('webhook-')) {
-      errors.push({
-        field: `body.headers.${name}`,
-        message: 'is set by hookline and cannot be overridden',
-        code: 'reserved_header',
-      });
-    }
+  for (const [name, value] of Object.entries(input.headers ?? {})) {
+    const problem = customHeaderProblem(name, value);
+    if (problem) errors.push({ field: `body.headers.${name}`, ...problem });
   }
   if (errors.length > 0)
     throw new AppError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), {
@@ -139,15 +143,17 @@ export async function createSubscription(
   const secret = newSigningSecret();
   const row = await deps.sql.begin(async (tx) => {
     const [created] = await tx<SubscriptionRow[]>`
-      INSERT INTO webhook_subscriptions (id, url, event_types, description, headers, metadata, enabled, secret)
+      INSERT INTO webhook_subscriptions (id, url, event_types, description, headers, metadata, enabled, secret,
+        max_in_flight, rate_limit_per_second)
       VALUES (${id}, ${input.url}, ${input.event_types}, ${input.description ?? null},
-        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${deps.secrets.seal(secret, id)})
+        ${tx.json(input.headers ?? {})}, ${tx.json(input.metadata ?? {})}, ${input.enabled ?? true}, ${deps.secrets.seal(secret, id)},
+        ${input.max_in_flight ?? deps.config.WEBHOOK_MAX_IN_FLIGHT}, ${input.rate_limit_per_second ?? null})
       RETURNING *`;
     await notifySubscriptionsChanged(tx as unknown as WebhookDeps['sql']);
     return created;
   });
   if (!row) throw new Error('insert returned no row');
-  return withSecret(row, secret);
+  return withSecret(deps, row, secret);
 }
 
 async function findRow(deps: WebhookDeps, id: string): Promise<SubscriptionRow> {
@@ -157,7 +163,7 @@ async function findRow(deps: WebhookDeps, id: string): Promise<SubscriptionRow> 
 }
 
 export async function getSubscription(deps: WebhookDeps, id: string) {
-  return publicSubscription(await findRow(deps, id));
+  return shown(deps, await findRow(deps, id));
 }
 
 export async function listSubscriptions(
@@ -183,7 +189,7 @@ export async function listSubscriptions(
     : rows;
   const page = matching.slice(0, query.limit);
   return {
-    items: page.map((row) => publicSubscription(row)),
+    items: await Promise.all(page.map((row) => shown(deps, row))),
     next_cursor: matching.length > query.limit ? (page.at(-1)?.id ?? null) : null,
   };
 }
@@ -203,13 +209,15 @@ export async function updateSubscription(deps: WebhookDeps, id: string, input: S
         disabled_reason = ${input.enabled === true ? null : current.disabled_reason},
         disabled_at = ${input.enabled === true ? null : current.disabled_at},
         failing_since = ${input.enabled === true ? null : current.failing_since},
+        max_in_flight = ${input.max_in_flight ?? current.max_in_flight},
+        rate_limit_per_second = ${input.rate_limit_per_second === undefined ? current.rate_limit_per_second : input.rate_limit_per_second},
         updated_at = now()
       WHERE id = ${id} RETURNING *`;
     await notifySubscriptionsChanged(tx as unknown as WebhookDeps['sql']);
     return updated;
   });
   if (!row) throw new AppError('not_found', 'No such subscription.');
-  return publicSubscription(row);
+  return shown(deps, row);
 }
 
 export async function deleteSubscription(deps: WebhookDeps, id: string): Promise<void> {
@@ -219,6 +227,7 @@ export async function deleteSubscription(deps: WebhookDeps, id: string): Promise
     return result.count;
   });
   if (deleted === 0) throw new AppError('not_found', 'No such subscription.');
+  await deps.flow.forget(id);
 }
 
 /** A new secret signs from now on; the old one keeps signing too until the overlap ends. */
@@ -236,12 +245,12 @@ export async function rotateSecret(deps: WebhookDeps, id: string) {
     return updated;
   });
   if (!row) throw new AppError('not_found', 'No such subscription.');
-  return withSecret(row, secret);
+  return withSecret(deps, row, secret);
 }
 
 /** Sends a `webhook.test` event to this one subscription now (it skips Kafka and fan-out). */
 export async function sendTestEvent(deps: WebhookDeps, id: string, actor: Actor) {
-  await findRow(deps, id);
+  const row = await findRow(deps, id);
   const event = buildEvent({
     type: 'webhook.test',
     userId: null,
@@ -257,9 +266,8 @@ export async function sendTestEvent(deps: WebhookDeps, id: string, actor: Actor)
       VALUES (${deliveryId}, ${event.id}, ${id}, ${event.type}, ${event.occurred_at})`;
   });
   await enqueueDeliveries(
-    deps.queue,
-    [{ deliveryId, generation: 0 }],
-    deps.config.WEBHOOK_RETRY_SCHEDULE.length,
+    { queue: deps.queue, flow: deps.flow, retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length },
+    [{ deliveryId, generation: 0, subscriptionId: id, maxInFlight: row.max_in_flight }],
   );
   return { event_id: event.id, delivery_id: deliveryId };
 }

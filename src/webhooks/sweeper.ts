@@ -3,6 +3,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { type Component, periodicComponent } from '../platform/component.js';
 import { requeueDeliveries } from './enqueue.js';
+import type { FlowControl } from './flow/flow-control.js';
 import { jobIdOf } from './queue.js';
 
 /**
@@ -12,7 +13,7 @@ import { jobIdOf } from './queue.js';
  * ago; it is re-queued only if BullMQ no longer holds a live job for it. Returns how many.
  */
 export async function sweepLostDeliveries(
-  deps: { sql: Sql; queue: Queue; retries: number },
+  deps: { sql: Sql; queue: Queue; flow: FlowControl; retries: number },
   options: { graceSeconds: number; limit?: number } = { graceSeconds: 300 },
 ): Promise<number> {
   const overdue = await deps.sql<{ id: string; generation: number }[]>`
@@ -37,6 +38,7 @@ export async function sweepLostDeliveries(
 export function sweeperComponent(options: {
   sql: Sql;
   queue: Queue;
+  flow: FlowControl;
   retries: number;
   logger: Logger;
   intervalMs?: number;

@@ -180,6 +180,33 @@ describe('the audit API', () => {
     expect(badCursor.body).toMatchObject({ errors: [{ field: 'query.cursor' }] });
   });
 
+  it('filters by type with the wildcards of webhook subscriptions: `*` is every type', async () => {
+    const user = await signedUpUser(platform.baseUrl, 'wildcards');
+    await user.client.call('POST', '/v1/auth/login', {
+      body: { email: user.email, password: 'wrong-password-1' },
+    });
+    await rowsOf([user.id], 3);
+    const { client, token } = await admin();
+    const types = async (filter: string) => {
+      const page = await client.call<Page>(
+        'GET',
+        `/v1/audit/events?user_id=${user.id}&type=${encodeURIComponent(filter)}`,
+        { token },
+      );
+      expect(page.status, filter).toBe(200);
+      return page.body.items.map((item) => item.type);
+    };
+    const all = ['user.login.failed', 'user.login', 'user.registered'];
+    expect(await types('*')).toEqual(all);
+    expect(await types('user.*')).toEqual(all);
+    expect(await types('user.login.*')).toEqual(['user.login.failed']);
+    expect(await types('security.*')).toEqual([]);
+    const mine = await user.client.call<Page>('GET', '/v1/me/activity?type=*', {
+      token: user.tokens.access_token,
+    });
+    expect(mine.body.items.map((item) => item.type)).toEqual(all);
+  });
+
   it('shows callers their own trail at /v1/me/activity', async () => {
     const user = await signedUpUser(platform.baseUrl, 'trail');
     const other = await signedUpUser(platform.baseUrl, 'other');
@@ -224,6 +251,33 @@ describe('the audit API', () => {
     expect((await client.call('GET', '/v1/audit/stats/failed-logins?window=forever', { token })).status).toBe(
       400,
     );
+  });
+
+  it('reports at most `limit` IPs and accounts by failed logins', async () => {
+    const users = [
+      await signedUpUser(platform.baseUrl, 'limited-a'),
+      await signedUpUser(platform.baseUrl, 'limited-b'),
+    ];
+    for (const user of users) {
+      await apiClient(platform.baseUrl).call('POST', '/v1/auth/login', {
+        body: { email: user.email, password: 'guess-1-wrong' },
+      });
+    }
+    await rowsOf(
+      users.map((user) => user.id),
+      6,
+    );
+    const { client, token } = await admin();
+    type Stats = { top_ips: unknown[]; top_accounts: unknown[] };
+    const stats = async (limit: number) =>
+      (await client.call<Stats>('GET', `/v1/audit/stats/failed-logins?window=1m&limit=${limit}`, { token }))
+        .body;
+    const everything = await stats(100);
+    expect(everything.top_ips.length).toBeGreaterThanOrEqual(2);
+    expect(everything.top_accounts.length).toBeGreaterThanOrEqual(2);
+    const one = await stats(1);
+    expect(one.top_ips).toEqual(everything.top_ips.slice(0, 1));
+    expect(one.top_accounts).toEqual(everything.top_accounts.slice(0, 1));
   });
 
   it('is forbidden to users without the admin role and to API keys without audit:read', async () => {

@@ -10,6 +10,8 @@ import { createRedis } from '../../src/redis.js';
 import { type AttemptRecord, DeliveryRecorder } from '../../src/webhooks/delivery-store.js';
 import { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
 import { enqueueDeliveries } from '../../src/webhooks/enqueue.js';
+import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
+import { FlowGate } from '../../src/webhooks/flow/gate.js';
 import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
 import { createWebhookMetrics } from '../../src/webhooks/metrics.js';
 import { newSigningSecret } from '../../src/webhooks/signing.js';
@@ -40,8 +42,13 @@ const http = new WebhookHttpClient({
   allowedCidrs: parseCidrs('127.0.0.0/8'),
   connectionsPerOrigin: 10,
   timeoutMs: 2_000,
+  connectTimeoutMs: 1_000,
   maxResponseBytes: 65_536,
   excerptBytes: 1_024,
+});
+const flow = new FlowControl(redis, {
+  breaker: { failureThreshold: 100, cooldownMs: 1_000, maxCooldownMs: 1_000 },
+  leaseMs: 7_000,
 });
 let worker: DeliveryWorker;
 const receivers: Receiver[] = [];
@@ -54,6 +61,7 @@ beforeAll(async () => {
     queueName,
     connection: createRedis(testConfig.REDIS_URL, 'queue', `${queueName}:w`),
     redis,
+    gate: new FlowGate({ flow, queue, redis, sql, metrics, logger, lastAllowedMs: 60_000 }),
     queue,
     sql,
     index,
@@ -74,6 +82,7 @@ afterAll(async () => {
   await worker?.stop();
   if (subscriptionIds.length > 0)
     await sql`DELETE FROM webhook_subscriptions WHERE id = ANY(${subscriptionIds}::uuid[])`;
+  for (const id of subscriptionIds) await flow.forget(id);
   for (const receiver of receivers) await receiver.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -106,7 +115,7 @@ async function deliveryTo(subscriptionId: string) {
   await sql`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${sql.json(event as never)})`;
   await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
     VALUES (${deliveryId}, ${event.id}, ${subscriptionId}, ${event.type}, ${event.occurred_at})`;
-  return { deliveryId, eventId: event.id };
+  return { deliveryId, eventId: event.id, subscriptionId };
 }
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
@@ -151,12 +160,17 @@ describe('a receiver answering bytes PostgreSQL refuses as text', () => {
     await index.reload();
     const hostileDelivery = await deliveryTo(hostile.subscriptionId);
     const normalDeliveries = await Promise.all(normal.map((n) => deliveryTo(n.subscriptionId)));
-    const ids = [hostileDelivery, ...normalDeliveries].map((d) => d.deliveryId);
+    const all = [hostileDelivery, ...normalDeliveries];
+    const ids = all.map((d) => d.deliveryId);
     // One addBulk: the six are taken at once and their attempts recorded in the same batches.
     await enqueueDeliveries(
-      queue,
-      ids.map((deliveryId) => ({ deliveryId, generation: 0 })),
-      3,
+      { queue, flow, retries: 3 },
+      all.map((d) => ({
+        deliveryId: d.deliveryId,
+        generation: 0,
+        subscriptionId: d.subscriptionId,
+        maxInFlight: 20,
+      })),
     );
 
     const final = await until(
@@ -270,7 +284,14 @@ describe('an attempt sent but not recorded', () => {
       ),
     );
 
-    await enqueueDeliveries(queue, [{ deliveryId: delivery.deliveryId, generation: 0 }], 3);
+    await enqueueDeliveries({ queue, flow, retries: 3 }, [
+      {
+        deliveryId: delivery.deliveryId,
+        generation: 0,
+        subscriptionId: target.subscriptionId,
+        maxInFlight: 20,
+      },
+    ]);
     const [row] = await until(
       () => statusesOf([delivery.deliveryId]),
       (rows) => rows[0]?.status === 'succeeded',
@@ -289,5 +310,50 @@ describe('an attempt sent but not recorded', () => {
         'delivery job failed',
       ]),
     );
+  });
+});
+
+describe('a custom header that can never be sent (stored before the rule refused it)', () => {
+  it('ends the delivery dead, not sent, naming the header; other deliveries to the same origin still flow', async () => {
+    const good = await receiverWith(() => ({ status: 200 }));
+    const bad = uuidv7();
+    await sql`
+      INSERT INTO webhook_subscriptions (id, url, event_types, headers, metadata, enabled, secret)
+      VALUES (${bad}, ${good.receiver.url}, ${['webhook.test']}, ${sql.json({ 'Keep-Alive': 'timeout=5' })}, '{}', true, ${newSigningSecret()})`;
+    subscriptionIds.push(bad);
+    await index.reload();
+    // More than the client's 10 connections per origin: undici would count each refusal against them.
+    const refused = await Promise.all(Array.from({ length: 12 }, () => deliveryTo(bad)));
+    await enqueueDeliveries(
+      { queue, flow, retries: 3 },
+      refused.map((d) => ({ deliveryId: d.deliveryId, generation: 0, subscriptionId: bad, maxInFlight: 20 })),
+    );
+    const ids = refused.map((d) => d.deliveryId);
+    await until(
+      () => statusesOf(ids),
+      (rows) => rows.length === 12 && rows.every((r) => r.status === 'dead'),
+    );
+    const [attempt] = await sql<
+      { error_kind: string | null; error_message: string | null; status_code: number | null }[]
+    >`
+      SELECT error_kind, error_message, status_code FROM webhook_attempts WHERE delivery_id = ${ids[0] ?? ''}`;
+    expect(attempt).toMatchObject({ error_kind: 'invalid_header', status_code: null });
+    expect(attempt?.error_message).toMatch(/^custom header Keep-Alive is about the connection/);
+    expect(good.receiver.requests).toHaveLength(0);
+
+    const delivery = await deliveryTo(good.subscriptionId);
+    await enqueueDeliveries({ queue, flow, retries: 3 }, [
+      {
+        deliveryId: delivery.deliveryId,
+        generation: 0,
+        subscriptionId: good.subscriptionId,
+        maxInFlight: 20,
+      },
+    ]);
+    await until(
+      () => statusesOf([delivery.deliveryId]),
+      (rows) => rows[0]?.status === 'succeeded',
+    );
+    expect(good.receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([delivery.eventId]);
   });
 });

@@ -42,6 +42,8 @@ beforeAll(async () => {
       WEBHOOK_TIMEOUT_MS: '1500',
       WEBHOOK_SECRET_OVERLAP_SECONDS: '3',
       WEBHOOK_RETRY_AFTER_MAX_SECONDS: '5',
+      // The retry schedule's tests fail endpoints on purpose: the breaker (tested on its own) stays closed.
+      WEBHOOK_BREAKER_FAILURES: '1000',
       // Every flow of this file runs with the signing secrets encrypted at rest.
       WEBHOOK_SECRETS_KEYS: SECRETS_KEY_A,
     },
@@ -359,7 +361,7 @@ describe('lost jobs', () => {
     const target = await receiver();
     const sub = await subscribe(target.url, ['webhook.test']);
     const { sql } = platform.running.deps;
-    const { queue } = webhookDeps(platform.running.deps);
+    const { queue, flow } = webhookDeps(platform.running.deps);
     const overdue = async () => {
       const event = buildEvent({
         type: 'webhook.test',
@@ -382,7 +384,7 @@ describe('lost jobs', () => {
       { jobId: queued.deliveryId, delay: 3_600_000 },
     );
 
-    const requeued = await sweepLostDeliveries({ sql, queue, retries: 3 }, { graceSeconds: 300 });
+    const requeued = await sweepLostDeliveries({ sql, queue, flow, retries: 3 }, { graceSeconds: 300 });
     expect(requeued).toBe(1);
     const [request] = await target.waitFor(1);
     expect(request?.headers['webhook-id']).toBe(lost.eventId);

@@ -22,6 +22,8 @@ describe('the event catalogue', () => {
       'user.role.changed': 'user-changes',
       'webhook.test': 'platform-events',
       'webhook.subscription.disabled': 'platform-events',
+      'webhook.subscription.circuit_opened': 'platform-events',
+      'webhook.subscription.circuit_closed': 'platform-events',
       'security.alert': 'platform-events',
     });
   });

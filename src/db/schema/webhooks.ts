@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -31,6 +32,10 @@ export const webhookSubscriptions = pgTable(
     /** First failure with no success since; null while healthy. */
     failingSince: timestamp('failing_since', { withTimezone: true }),
     lastSuccessAt: timestamp('last_success_at', { withTimezone: true }),
+    /** Attempts to this endpoint at once, across every delivery process. */
+    maxInFlight: integer('max_in_flight').notNull().default(20),
+    /** Attempts started per second at most; null: no limit. */
+    rateLimitPerSecond: doublePrecision('rate_limit_per_second'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -4,7 +4,7 @@ import type { AuthDeps } from '../../auth/context.js';
 import type { App } from '../app.js';
 import { requireAuth, requireRole } from '../middleware/auth.js';
 import { problems } from '../problem.js';
-import { IdParam, noNul } from '../schemas/auth.js';
+import { IdParam } from '../schemas/auth.js';
 
 const ApiKeySchema = z
   .object({
@@ -25,7 +25,7 @@ const NewApiKeySchema = ApiKeySchema.extend({
 
 const CreateBody = z
   .object({
-    name: z.string().trim().min(1).max(100).refine(noNul, 'must not contain NUL characters'),
+    name: z.string().trim().min(1).max(100),
     scopes: z.array(z.enum(apiKeyScopes)).min(1),
   })
   .openapi('ApiKeyCreate');

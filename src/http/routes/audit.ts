@@ -6,6 +6,7 @@ import type { App } from '../app.js';
 import { requireAdminOrScope, requireAuth } from '../middleware/auth.js';
 import { jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
+import { Timestamp } from '../schemas/time.js';
 
 const AuditEventSchema = z
   .object({
@@ -26,7 +27,7 @@ const AuditPage = z
 
 const Limit = z.coerce.number().int().min(1).max(500).default(50);
 const Cursor = z.string().max(200).optional().openapi({ description: '`next_cursor` of the previous page.' });
-const Time = z.iso.datetime({ offset: true });
+const Time = Timestamp;
 const EventsQuery = z.object({
   limit: Limit,
   cursor: Cursor,
@@ -34,7 +35,11 @@ const EventsQuery = z.object({
   type: z
     .string()
     .regex(/^(\*|[a-z]+(\.[a-z_]+)*(\.\*)?)$/, 'must be an event type or a wildcard such as user.*')
-    .optional(),
+    .optional()
+    .openapi({
+      description:
+        'An event type (`user.login`), every type under a dotted prefix (`user.*`, `user.login.*`) or `*` for every type: the filters of webhook subscriptions.',
+    }),
   ip: z
     .string()
     .regex(/^[0-9A-Fa-f:.]{2,45}$/, 'must be an IP address')
@@ -83,9 +88,9 @@ export function registerAuditRoutes(
       ...guarded,
       method: 'get',
       path: '/v1/audit/events',
-      summary: 'The audit log, newest first: by user, type (exact or `user.*`), IP and time range.',
+      summary: 'The audit log, newest first: by user, type (exact, `user.*` or `*`), IP and time range.',
       request: { query: EventsQuery },
-      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 403) },
+      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 403, 503) },
     }),
     async (c) => c.json(await listAuditEvents(clickhouse, database, c.req.valid('query')), 200),
   );
@@ -99,7 +104,7 @@ export function registerAuditRoutes(
       middleware: [requireAuth(auth)],
       summary: "The caller's own trail: logins, failed logins on the account, changes, sessions revoked.",
       request: { query: EventsQuery.pick({ limit: true, cursor: true, type: true, from: true, to: true }) },
-      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401) },
+      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 503) },
     }),
     async (c) =>
       c.json(
@@ -133,7 +138,7 @@ export function registerAuditRoutes(
             ),
           }),
         ),
-        ...problems(400, 401, 403),
+        ...problems(400, 401, 403, 503),
       },
     }),
     async (c) => c.json(await dailyStats(clickhouse, database, c.req.valid('query')), 200),
@@ -144,7 +149,7 @@ export function registerAuditRoutes(
       ...guarded,
       method: 'get',
       path: '/v1/audit/stats/failed-logins',
-      summary: 'Top IPs and top targeted accounts by failed logins over a window (default 1h).',
+      summary: 'Top `limit` IPs and targeted accounts by failed logins over a window (default 1h).',
       request: { query: FailedQuery },
       responses: {
         200: jsonResponse(
@@ -155,10 +160,12 @@ export function registerAuditRoutes(
             top_accounts: z.array(z.record(z.string(), z.unknown())),
           }),
         ),
-        ...problems(400, 401, 403),
+        ...problems(400, 401, 403, 503),
       },
     }),
-    async (c) =>
-      c.json(await failedLoginStats(clickhouse, database, toSeconds(c.req.valid('query').window)), 200),
+    async (c) => {
+      const query = c.req.valid('query');
+      return c.json(await failedLoginStats(clickhouse, database, toSeconds(query.window), query.limit), 200);
+    },
   );
 }

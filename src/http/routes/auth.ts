@@ -1,14 +1,27 @@
 import { createRoute } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { logout } from '../../auth/account.js';
 import type { AuthDeps } from '../../auth/context.js';
 import { login } from '../../auth/login.js';
 import { refresh } from '../../auth/refresh.js';
 import { register } from '../../auth/register.js';
-import type { App } from '../app.js';
+import type { App, AppEnv } from '../app.js';
 import { requestMeta, requireAuth } from '../middleware/auth.js';
 import { jsonBody } from '../openapi.js';
 import { problems } from '../problem.js';
 import { LoginBody, RefreshBody, RegisterBody, TokenPairSchema, UserSchema } from '../schemas/auth.js';
+
+/** Answers carrying tokens must never be stored by a cache (RFC 6749 §5.1, RFC 9111 §5.2.2.5). */
+const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
+  c.header('cache-control', 'no-store');
+  await next();
+};
+const noStoreHeader = {
+  'Cache-Control': {
+    description: 'Always `no-store`: the tokens must not be cached.',
+    schema: { type: 'string' as const, enum: ['no-store'] },
+  },
+};
 
 export function registerAuthRoutes(app: App, deps: AuthDeps): void {
   const trust = deps.config.TRUST_PROXY_HOPS;
@@ -22,7 +35,7 @@ export function registerAuthRoutes(app: App, deps: AuthDeps): void {
       request: { body: jsonBody(RegisterBody) },
       responses: {
         201: { description: 'Registered.', content: { 'application/json': { schema: UserSchema } } },
-        ...problems(400, 409, 413, 415),
+        ...problems(400, 409, 413, 415, 429),
       },
     }),
     async (c) => {
@@ -39,8 +52,13 @@ export function registerAuthRoutes(app: App, deps: AuthDeps): void {
       tags: ['auth'],
       summary: 'Sign in with email and password; creates a session (events: user.login, user.login.failed).',
       request: { body: jsonBody(LoginBody) },
+      middleware: [noStore],
       responses: {
-        200: { description: 'Signed in.', content: { 'application/json': { schema: TokenPairSchema } } },
+        200: {
+          description: 'Signed in.',
+          headers: noStoreHeader,
+          content: { 'application/json': { schema: TokenPairSchema } },
+        },
         ...problems(400, 401, 429),
       },
     }),
@@ -57,8 +75,13 @@ export function registerAuthRoutes(app: App, deps: AuthDeps): void {
       description:
         'Presenting an already-used refresh token revokes its session (event: user.session.revoked, reason refresh_token_reuse).',
       request: { body: jsonBody(RefreshBody) },
+      middleware: [noStore],
       responses: {
-        200: { description: 'New tokens.', content: { 'application/json': { schema: TokenPairSchema } } },
+        200: {
+          description: 'New tokens.',
+          headers: noStoreHeader,
+          content: { 'application/json': { schema: TokenPairSchema } },
+        },
         ...problems(400, 401),
       },
     }),

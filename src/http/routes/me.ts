@@ -49,7 +49,7 @@ export function registerMeRoutes(app: App, deps: AuthDeps): void {
       path: '/v1/me/password',
       summary: 'Change the password; every other session is revoked (event: user.password.changed).',
       request: { body: jsonBody(PasswordChangeBody) },
-      responses: { 204: { description: 'Changed.' }, ...problems(400, 401) },
+      responses: { 204: { description: 'Changed.' }, ...problems(400, 401, 429) },
     }),
     async (c) => {
       const body = c.req.valid('json');

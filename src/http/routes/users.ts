@@ -6,7 +6,7 @@ import { listSessions, revokeUserSessions } from '../../auth/session-management.
 import type { App } from '../app.js';
 import { actorOf, requestMeta, requireAuth, requireRole } from '../middleware/auth.js';
 import { problems } from '../problem.js';
-import { IdParam, noNul, RoleBody, SessionSchema, UserSchema, UserSessionParams } from '../schemas/auth.js';
+import { IdParam, RoleBody, SessionSchema, UserSchema, UserSessionParams } from '../schemas/auth.js';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -16,7 +16,6 @@ const ListQuery = z.object({
     .trim()
     .min(1)
     .max(254)
-    .refine(noNul, 'must not contain NUL characters')
     .optional()
     .openapi({ description: 'Case-insensitive substring of the email.' }),
 });

@@ -15,14 +15,16 @@ import type { App } from '../app.js';
 import { actorOf, requireAdminOrScope } from '../middleware/auth.js';
 import { jsonBody, jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
-import { IdParam, noNul } from '../schemas/auth.js';
+import { IdParam } from '../schemas/auth.js';
+import { Timestamp } from '../schemas/time.js';
 
-const text = (max: number) => z.string().max(max).refine(noNul, 'must not contain NUL characters');
+/** Text that PostgreSQL cannot store (NUL, unpaired surrogates) is refused for every field by newApp. */
+const text = (max: number) => z.string().max(max);
 const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name');
 const HeaderValue = z
   .string()
   .max(1_024)
-  .regex(/^[^\r\n\0]*$/, 'must not contain line breaks');
+  .regex(/^[^\r\n]*$/, 'must not contain line breaks');
 const StringMap = z.record(text(64), text(1_024));
 
 const SubscriptionSchema = z
@@ -39,6 +41,28 @@ const SubscriptionSchema = z
     failing_since: z.iso.datetime().nullable(),
     last_success_at: z.iso.datetime().nullable(),
     previous_secret_expires_at: z.iso.datetime().nullable(),
+    max_in_flight: z.number().int().openapi({ description: 'Attempts to this endpoint at once, at most.' }),
+    rate_limit_per_second: z
+      .number()
+      .nullable()
+      .openapi({ description: 'Attempts started per second, at most; null: no limit.' }),
+    circuit: z
+      .object({
+        state: z.enum(['closed', 'open', 'half_open']),
+        since: z.iso
+          .datetime()
+          .nullable()
+          .openapi({ description: 'When it opened, or last closed (null: never opened).' }),
+        next_probe_at: z.iso
+          .datetime()
+          .nullable()
+          .openapi({ description: 'While open: when one probe attempt goes.' }),
+        consecutive_failures: z.number().int(),
+      })
+      .openapi('Circuit', {
+        description:
+          'The circuit breaker: open after consecutive failed attempts; deliveries then wait (not attempted, no retry used) until a probe attempt succeeds.',
+      }),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
@@ -61,6 +85,12 @@ const fields = {
   headers: z.record(HeaderName, HeaderValue).optional().openapi({ description: 'Sent with every delivery.' }),
   enabled: z.boolean().optional(),
   metadata: StringMap.optional(),
+  max_in_flight: z.number().int().min(1).max(10_000).optional().openapi({
+    description: 'Attempts to this endpoint at once, across every delivery process (default 20).',
+  }),
+  rate_limit_per_second: z.number().positive().max(100_000).nullable().optional().openapi({
+    description: 'Attempts started per second at most (fractions allowed); null: no limit (the default).',
+  }),
 };
 const CreateBody = z.object(fields).strict().openapi('SubscriptionCreate');
 const UpdateBody = z.object(fields).partial().strict().openapi('SubscriptionUpdate');
@@ -117,12 +147,10 @@ const DeliveryQuery = z.object({
   subscription_id: z.uuid().optional(),
   status: z.enum(['pending', 'failed-retrying', 'succeeded', 'dead']).optional(),
   event_type: text(128).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: Timestamp.optional(),
+  to: Timestamp.optional(),
 });
-const RecoverBody = z
-  .object({ since: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }).optional() })
-  .openapi('RecoverRequest');
+const RecoverBody = z.object({ since: Timestamp, until: Timestamp.optional() }).openapi('RecoverRequest');
 
 export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDeps): void {
   const guarded = {

@@ -1,0 +1,2 @@
+ALTER TABLE "webhook_subscriptions" ADD COLUMN "max_in_flight" integer DEFAULT 20 NOT NULL;--> statement-breakpoint
+ALTER TABLE "webhook_subscriptions" ADD COLUMN "rate_limit_per_second" double precision;

@@ -1,0 +1,184 @@
+import { Job as BullJob, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Sql } from '../../db/client.js';
+import { buildEvent, systemActor, systemMeta } from '../../events/envelope.js';
+import { enqueueEventsSql } from '../../events/outbox.js';
+import type { Logger } from '../../logger.js';
+import type { WebhookMetrics } from '../metrics.js';
+import { DELIVER_JOB } from '../queue.js';
+import type { ActiveSubscription } from '../subscription-index.js';
+import {
+  type Admission,
+  CIRCUITS_KEY,
+  type FlowControl,
+  type Release,
+  type Verdict,
+} from './flow-control.js';
+
+// (the key's home is flow-control.ts; the bench reads it from here too)
+export { CIRCUITS_KEY };
+
+/** A parked job's fallback: it runs again by itself after this long if no release promotes it. */
+export const PARK_FALLBACK_MS = 5 * 60_000;
+
+export interface FlowGateOptions {
+  flow: FlowControl;
+  queue: Queue;
+  redis: Redis;
+  sql: Sql;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  /** How long after its job was queued a delivery may still be deferred; past it, it ends dead. */
+  lastAllowedMs: number;
+}
+
+type Subscription = Pick<ActiveSubscription, 'id' | 'url' | 'maxInFlight' | 'rateLimitPerSecond'>;
+
+/**
+ * The delivery worker's door to flow control: `enter` before an attempt (go, or the job is deferred:
+ * moved to BullMQ's delayed set without using a retry, parked when it waits for a slot or the
+ * breaker), `leave` after it (frees the slot, moves the breaker, promotes parked jobs, publishes the
+ * breaker's transitions). See docs/adr/0009-endpoint-isolation.md.
+ */
+export class FlowGate {
+  constructor(private readonly options: FlowGateOptions) {}
+
+  async enter(
+    job: Job,
+    token: string | undefined,
+    sub: Subscription,
+  ): Promise<'go' | 'deferred' | 'expired'> {
+    const jobId = job.id ?? '';
+    const admission = await this.options.flow.acquire(sub.id, jobId, sub);
+    if (admission.kind === 'ok') return 'go';
+    const now = Date.now();
+    const deadline = job.timestamp + this.options.lastAllowedMs;
+    if (now >= deadline) return 'expired';
+    await job.moveToDelayed(Math.min(deadline, wakeAt(admission, now)), token);
+    if (parks(admission)) {
+      await this.promote(await this.options.flow.park(sub.id, [jobId], sub.maxInFlight));
+    }
+    this.options.metrics.deferred.inc({ reason: admission.kind });
+    return 'deferred';
+  }
+
+  async leave(job: Job, sub: Subscription, verdict: Verdict): Promise<void> {
+    const release = await this.options.flow.release(sub.id, job.id ?? '', verdict, sub.maxInFlight);
+    if (release.transition === 'reopened') {
+      await this.reschedule(release.jobIds, release.nextProbeAt ?? Date.now());
+    } else {
+      await this.promote(release.jobIds);
+    }
+    if (release.transition) await this.onTransition(sub, release);
+  }
+
+  /** Parked jobs (delayed in BullMQ) to run now; one that is no longer delayed is already on its way. */
+  async promote(jobIds: string[]): Promise<void> {
+    await Promise.all(
+      jobIds.map((id) =>
+        this.jobRef(id)
+          .promote()
+          .catch((error: unknown) =>
+            this.options.logger.debug({ jobId: id, err: error }, 'parked job not promoted'),
+          ),
+      ),
+    );
+  }
+
+  private async reschedule(jobIds: string[], at: number): Promise<void> {
+    await Promise.all(
+      jobIds.map((id) =>
+        this.jobRef(id)
+          .changeDelay(Math.max(0, at - Date.now()))
+          .catch((error: unknown) =>
+            this.options.logger.debug({ jobId: id, err: error }, 'parked job not rescheduled'),
+          ),
+      ),
+    );
+  }
+
+  /** A handle on a job by id, for the scripts that need only its id (promote, changeDelay). */
+  private jobRef(id: string): Job {
+    return new BullJob(this.options.queue, DELIVER_JOB, {}, {}, id);
+  }
+
+  private async onTransition(sub: Subscription, release: Release): Promise<void> {
+    const { metrics, logger, redis, sql } = this.options;
+    metrics.circuitTransitions.inc({ transition: release.transition });
+    logger.warn(
+      { subscriptionId: sub.id, url: sub.url, ...release, jobIds: undefined },
+      `circuit breaker ${release.transition}`,
+    );
+    if (release.transition === 'opened') {
+      await redis.zadd(CIRCUITS_KEY, Date.now(), sub.id);
+      await enqueueEventsSql(sql, [
+        buildEvent({
+          type: 'webhook.subscription.circuit_opened',
+          userId: null,
+          actor: systemActor,
+          meta: systemMeta,
+          data: {
+            subscription_id: sub.id,
+            url: sub.url,
+            consecutive_failures: release.failures,
+            next_probe_at: new Date(release.nextProbeAt ?? Date.now()).toISOString(),
+          },
+        }),
+      ]);
+    } else if (release.transition === 'closed') {
+      const openedAt = await redis.zscore(CIRCUITS_KEY, sub.id);
+      await redis.zrem(CIRCUITS_KEY, sub.id);
+      await enqueueEventsSql(sql, [
+        buildEvent({
+          type: 'webhook.subscription.circuit_closed',
+          userId: null,
+          actor: systemActor,
+          meta: systemMeta,
+          data: {
+            subscription_id: sub.id,
+            url: sub.url,
+            opened_at: openedAt ? new Date(Number(openedAt)).toISOString() : null,
+          },
+        }),
+      ]);
+    }
+  }
+}
+
+const parks = (admission: Exclude<Admission, { kind: 'ok' }>) =>
+  admission.kind === 'in_flight' || (admission.kind === 'breaker' && admission.park);
+
+/** When a deferred job runs again by itself: its rate slot, the probe time, or the park fallback. */
+function wakeAt(admission: Exclude<Admission, { kind: 'ok' }>, now: number): number {
+  if (admission.kind === 'rate') return admission.at;
+  if (admission.kind === 'breaker' && !admission.park) return admission.probeAt;
+  return now + PARK_FALLBACK_MS;
+}
+
+/**
+ * How long after its job was queued a delivery may still be deferred: as long as its last retry
+ * could have come without any deferral (the whole schedule at its longest jitter, plus one attempt),
+ * and one longest breaker cool-down more, so that a delivery always outlives one breaker cycle.
+ */
+export function lastAllowedMs(policy: {
+  schedule: readonly number[];
+  jitter: number;
+  timeoutMs: number;
+  maxCooldownMs: number;
+}): number {
+  const schedule = policy.schedule.reduce((sum, seconds) => sum + seconds, 0) * 1_000;
+  return Math.round(schedule * (1 + policy.jitter)) + policy.timeoutMs + policy.maxCooldownMs;
+}
+
+/** The breakers not closed, for the metrics: how many, and the state of the ten open the longest. */
+export async function readCircuits(redis: Redis, flow: FlowControl) {
+  const [count, ids] = await Promise.all([redis.zcard(CIRCUITS_KEY), redis.zrange(CIRCUITS_KEY, 0, 9)]);
+  const circuits = await Promise.all(ids.map((id) => flow.circuit(id)));
+  return {
+    count,
+    top: ids.flatMap((subscriptionId, i) => {
+      const state = circuits[i]?.state;
+      return state && state !== 'closed' ? [{ subscriptionId, state }] : [];
+    }),
+  };
+}

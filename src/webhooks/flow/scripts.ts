@@ -1,0 +1,190 @@
+/**
+ * The Redis side of per-subscription flow control, as Lua scripts so that every decision is atomic
+ * across all delivery processes. Every key of one subscription shares the hash tag `{<id>}`, so a
+ * script touches one slot (Redis Cluster ready). Keys, in this order for every script:
+ *
+ * 1. `leases` (ZSET): attempts in flight, member = job id, score = when the lease expires (ms).
+ * 2. `admitted` (ZSET): jobs let into the ready queue, member = job id, score = expiry (ms).
+ * 3. `parked` (LIST): job ids waiting for a slot (their BullMQ jobs are delayed, with a fallback).
+ * 4. `breaker` (HASH): state (closed | open | half_open), failures, opened_at, next_probe_at,
+ *    cooldown_ms, probe (the job id of the probe), waiter (the probe time a job already waits for).
+ * 5. `rate` (HASH): tat, the theoretical arrival time of GCRA (a token bucket in one number).
+ *
+ * See docs/adr/0009-endpoint-isolation.md for the model.
+ */
+
+/** Shared by the scripts: the breaker's gate. Returns nil when closed (or a probe may go now). */
+const breakerGate = `
+local function breaker_gate(now, jobId)
+  local state = redis.call('HGET', KEYS[4], 'state')
+  if state ~= 'open' and state ~= 'half_open' then return nil end
+  local nextProbe = tonumber(redis.call('HGET', KEYS[4], 'next_probe_at') or '0')
+  local probe = redis.call('HGET', KEYS[4], 'probe')
+  local probeInFlight = probe and probe ~= '' and redis.call('ZSCORE', KEYS[1], probe)
+  if now >= nextProbe and not probeInFlight then return nil end
+  -- One job waits for the probe time; the others park until the breaker closes.
+  if not probeInFlight and redis.call('HGET', KEYS[4], 'waiter') ~= tostring(nextProbe) then
+    redis.call('HSET', KEYS[4], 'waiter', tostring(nextProbe))
+    return {'breaker', nextProbe, 0}
+  end
+  return {'breaker', nextProbe, 1}
+end
+`;
+
+/**
+ * admit(now, admitTtlMs, window, jobId...) at enqueue: each job is admitted to the ready queue while
+ * fewer than `window` are, nothing is parked before it and the breaker is closed; otherwise it is to
+ * be parked (or, for one job per probe time, to wait for the probe). Returns per job: 0 admitted,
+ * 1 to park (added delayed, then handed to park), or the probe time (ms) to delay it to.
+ */
+export const admitScript = `${breakerGate}
+local now, ttl, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local out = {}
+for i = 4, #ARGV do
+  local jobId = ARGV[i]
+  local gate = breaker_gate(now, jobId)
+  if gate then
+    if gate[3] == 0 then out[#out + 1] = gate[2] else out[#out + 1] = 1 end
+  elseif redis.call('ZSCORE', KEYS[2], jobId) then
+    out[#out + 1] = 0
+  elseif redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[2]) < window then
+    redis.call('ZADD', KEYS[2], now + ttl, jobId); out[#out + 1] = 0
+  else
+    out[#out + 1] = 1
+  end
+end
+return out
+`;
+
+/**
+ * acquire(now, jobId, maxInFlight, leaseMs, intervalMs, burst, admitTtlMs) before an attempt.
+ * Returns {'ok', probe} with a lease taken (and the rate's token), or a deferral: {'in_flight'} (to
+ * park), {'breaker', probeAt, park} (park 1: to park; 0: wait for the probe time), {'rate', at} (the
+ * job's own future slot, reserved). A deferred job leaves the admitted set.
+ */
+export const acquireScript = `${breakerGate}
+local now, jobId = tonumber(ARGV[1]), ARGV[2]
+local maxInFlight, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4])
+local interval, burst, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local gate = breaker_gate(now, jobId)
+if gate then
+  redis.call('ZREM', KEYS[2], jobId)
+  return gate
+end
+if not redis.call('ZSCORE', KEYS[1], jobId) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
+  redis.call('ZREM', KEYS[2], jobId)
+  return {'in_flight'}
+end
+if interval > 0 then
+  -- GCRA: a job whose slot is in the future gets that slot, reserved (tat moves on), and waits for it.
+  local reserved = redis.call('HGET', KEYS[5], 'r:' .. jobId)
+  if reserved then
+    redis.call('HDEL', KEYS[5], 'r:' .. jobId)
+  else
+    local tat = math.max(tonumber(redis.call('HGET', KEYS[5], 'tat') or '0'), now)
+    local allowAt = tat - interval * (burst - 1)
+    redis.call('HSET', KEYS[5], 'tat', tat + interval)
+    redis.call('PEXPIRE', KEYS[5], math.max(60000, tat + interval - now + 60000))
+    if allowAt > now then
+      redis.call('HSET', KEYS[5], 'r:' .. jobId, allowAt)
+      redis.call('ZREM', KEYS[2], jobId)
+      return {'rate', allowAt}
+    end
+  end
+end
+local probe = 0
+local state = redis.call('HGET', KEYS[4], 'state')
+if state == 'open' or state == 'half_open' then
+  redis.call('HSET', KEYS[4], 'state', 'half_open', 'probe', jobId)
+  probe = 1
+end
+redis.call('ZADD', KEYS[1], now + leaseMs, jobId)
+redis.call('ZADD', KEYS[2], now + ttl, jobId)
+return {'ok', probe}
+`;
+
+/** Shared: admits parked jobs while the window has room and the breaker is closed; appends their ids. */
+const promoteParked = `
+local function promote_parked(now, window, ttl, out)
+  local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
+  if state ~= 'closed' then return end
+  while redis.call('ZCARD', KEYS[2]) < window do
+    local id = redis.call('LPOP', KEYS[3])
+    if not id then break end
+    redis.call('ZADD', KEYS[2], now + ttl, id)
+    out[#out + 1] = id
+  end
+end
+`;
+
+/**
+ * release(now, jobId, verdict, threshold, cooldownMs, maxCooldownMs, window, admitTtlMs) after an
+ * attempt (verdict success | failure | neutral) or a job that ended without one (neutral): frees the
+ * lease and the admission, moves the breaker, and admits parked jobs while the window has room and
+ * the breaker is closed. Returns {transition, state, failures, nextProbeAt, promoted ids...};
+ * transition is '', 'opened', 'reopened' or 'closed'.
+ */
+export const releaseScript = `${promoteParked}
+local now, jobId, verdict = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local threshold, cooldown, maxCooldown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local window, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
+redis.call('ZREM', KEYS[1], jobId)
+redis.call('ZREM', KEYS[2], jobId)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
+local transition = ''
+if verdict == 'success' then
+  redis.call('HSET', KEYS[4], 'failures', 0)
+  if state ~= 'closed' then
+    redis.call('HSET', KEYS[4], 'state', 'closed', 'closed_at', now)
+    redis.call('HDEL', KEYS[4], 'probe', 'waiter', 'next_probe_at', 'cooldown_ms')
+    state = 'closed'; transition = 'closed'
+  end
+elseif verdict == 'failure' then
+  local failures = redis.call('HINCRBY', KEYS[4], 'failures', 1)
+  if state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
+    local next = math.min(tonumber(redis.call('HGET', KEYS[4], 'cooldown_ms') or cooldown) * 2, maxCooldown)
+    redis.call('HSET', KEYS[4], 'state', 'open', 'cooldown_ms', next, 'next_probe_at', now + next, 'probe', '')
+    state = 'open'; transition = 'reopened'
+  elseif state == 'closed' and failures >= threshold then
+    redis.call('HSET', KEYS[4], 'state', 'open', 'opened_at', now, 'cooldown_ms', cooldown,
+      'next_probe_at', now + cooldown, 'probe', '')
+    state = 'open'; transition = 'opened'
+  end
+elseif state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
+  -- The probe ended without telling anything of the endpoint: the next job may probe.
+  redis.call('HSET', KEYS[4], 'state', 'open', 'probe', '')
+  state = 'open'
+end
+local out = {transition, state, tonumber(redis.call('HGET', KEYS[4], 'failures') or '0'),
+  tonumber(redis.call('HGET', KEYS[4], 'next_probe_at') or '0')}
+if state == 'closed' then
+  promote_parked(now, window, ttl, out)
+elseif state == 'open' and transition == 'reopened' then
+  -- Someone must try again at the next probe time: the first parked job, if any.
+  local id = redis.call('LPOP', KEYS[3])
+  if id then
+    redis.call('HSET', KEYS[4], 'waiter', redis.call('HGET', KEYS[4], 'next_probe_at'))
+    out[#out + 1] = id
+  end
+end
+return out
+`;
+
+/**
+ * park(now, window, admitTtlMs, jobId...): jobs already delayed in BullMQ (with a fallback time) join
+ * the line; if the window has room meanwhile (a release came between the decision and now), the
+ * line's head is admitted at once. Returns the ids to promote. Pushing only once the BullMQ job is
+ * delayed means a promotion never races a job that is not delayed yet.
+ */
+export const parkScript = `${promoteParked}
+local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local out = {}
+promote_parked(now, window, ttl, out)
+return out
+`;
