@@ -1,52 +1,104 @@
-// The benchmark's webhook receiver (a separate process): answers 200 at once and records, per
-// delivery, the end-to-end latency from the event's occurred_at to its arrival. GET /stats reports.
+// The benchmark's webhook receivers (a separate process): each records, per delivery, the end-to-end
+// latency from the event's occurred_at to its arrival, and GET /stats reports. What a receiver answers
+// is its behaviour, one server (port) per behaviour listed in BENCH_RECEIVER_BEHAVIOURS (default `ok`):
+//   ok    200 at once (the healthy endpoint)
+//   hang  accepts the connection and the request, and never answers
+//   slow  200 after BENCH_RECEIVER_SLOW_MS (default 2,000 ms)
+//   fail  500 at once
+// Prints {"port": <the first server's port>, "ports": [<the port of each, in the list's order>]} once all
+// listen (a behaviour may be listed more than once).
+// With BENCH_RUN set, only the events of that bench run (their `data.changes.name.new`) count: the
+// ports are ephemeral, and a delivery meant for a process that held one before (another test's
+// receiver, its parked jobs coming back minutes later) is answered 200 and counted as `foreign` only.
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
-const latencies: number[] = [];
-const arrivals: number[] = [];
-const seen = new Set<string>();
-let duplicates = 0;
+type Behaviour = 'ok' | 'hang' | 'slow' | 'fail';
+const behaviours = (process.env.BENCH_RECEIVER_BEHAVIOURS ?? 'ok').split(',').map((b) => b.trim());
+const slowMs = Number(process.env.BENCH_RECEIVER_SLOW_MS ?? 2_000);
+const run = process.env.BENCH_RUN;
 
-const server = http.createServer((req, res) => {
-  if (req.method === 'GET') {
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        received: latencies.length,
-        distinct: seen.size,
-        duplicates,
-        first_at: arrivals[0] ?? null,
-        last_at: arrivals.at(-1) ?? null,
-        p50: at(0.5),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: sorted.at(-1) ?? 0,
-      }),
-    );
-    if (req.url === '/stats?reset=1') {
-      latencies.length = 0;
-      arrivals.length = 0;
-      seen.clear();
-      duplicates = 0;
-    }
-    return;
+/** The event's time, or undefined when the delivery is not one of this bench run's. */
+function timestampOf(body: string): number | undefined {
+  try {
+    const event = JSON.parse(body) as {
+      timestamp?: string;
+      data?: { changes?: { name?: { new?: unknown } } };
+    };
+    if (run !== undefined && event.data?.changes?.name?.new !== run) return undefined;
+    return Date.parse(String(event.timestamp));
+  } catch {
+    return undefined;
   }
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    const now = Date.now();
-    const id = String(req.headers['webhook-id']);
-    if (seen.has(id)) duplicates += 1;
-    seen.add(id);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { timestamp: string };
-    latencies.push(now - Date.parse(body.timestamp));
-    arrivals.push(now);
-    res.writeHead(200).end();
+}
+
+function receiver(behaviour: Behaviour): http.Server {
+  const latencies: number[] = [];
+  const arrivals: number[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  let foreign = 0;
+
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET') {
+      const sorted = [...latencies].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          received: latencies.length,
+          distinct: seen.size,
+          duplicates,
+          foreign,
+          first_at: arrivals[0] ?? null,
+          last_at: arrivals.at(-1) ?? null,
+          p50: at(0.5),
+          p95: at(0.95),
+          p99: at(0.99),
+          max: sorted.at(-1) ?? 0,
+        }),
+      );
+      if (req.url === '/stats?reset=1') {
+        latencies.length = 0;
+        arrivals.length = 0;
+        seen.clear();
+        duplicates = 0;
+        foreign = 0;
+      }
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const now = Date.now();
+      const timestamp = timestampOf(Buffer.concat(chunks).toString('utf8'));
+      if (timestamp === undefined) {
+        foreign += 1;
+        res.writeHead(200).end();
+        return;
+      }
+      const id = String(req.headers['webhook-id']);
+      if (seen.has(id)) duplicates += 1;
+      seen.add(id);
+      latencies.push(now - timestamp);
+      arrivals.push(now);
+      if (behaviour === 'ok') res.writeHead(200).end();
+      else if (behaviour === 'fail') res.writeHead(500).end();
+      else if (behaviour === 'slow') setTimeout(() => res.writeHead(200).end(), slowMs);
+      // hang: the request stays unanswered until the client gives up (or this process ends)
+    });
   });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(JSON.stringify({ port: (server.address() as { port: number }).port }));
-});
+  server.keepAliveTimeout = 60_000;
+  return server;
+}
+
+const ports: number[] = [];
+for (const behaviour of behaviours) {
+  if (!['ok', 'hang', 'slow', 'fail'].includes(behaviour)) throw new Error(`unknown behaviour ${behaviour}`);
+  const server = receiver(behaviour as Behaviour);
+  await new Promise<void>((resolve) =>
+    server.listen(behaviours.length === 1 ? Number(process.env.PORT ?? 0) : 0, '127.0.0.1', resolve),
+  );
+  ports.push((server.address() as AddressInfo).port);
+}
+console.log(JSON.stringify({ port: ports[0], ports }));

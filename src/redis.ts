@@ -6,7 +6,12 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `command`: application commands fail after a few retries instead of waiting forever.
  * - `probe`: readiness checks fail at once when disconnected (no offline queue).
  */
-export function createRedis(url: string, purpose: 'queue' | 'command' | 'probe', name: string): Redis {
+export function createRedis(
+  url: string,
+  purpose: 'queue' | 'command' | 'probe',
+  name: string,
+  extra: RedisOptions = {},
+): Redis {
   const base: RedisOptions = {
     connectionName: `hookline:${name}`,
     lazyConnect: false,
@@ -17,5 +22,5 @@ export function createRedis(url: string, purpose: 'queue' | 'command' | 'probe',
     command: { maxRetriesPerRequest: 3 },
     probe: { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 2_000 },
   };
-  return new Redis(url, { ...base, ...byPurpose[purpose] });
+  return new Redis(url, { ...base, ...byPurpose[purpose], ...extra });
 }

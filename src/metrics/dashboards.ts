@@ -427,6 +427,21 @@ export const webhooks: DashboardSpec = {
       ],
     },
     {
+      title: 'Flow control: deferrals and open breakers',
+      description:
+        'Deliveries deferred by their subscription’s flow control (at max_in_flight, over the rate limit, breaker open), per second, and subscriptions whose circuit breaker is open or half-open.',
+      type: 'timeseries',
+      unit: 'short',
+      width: 8,
+      targets: [
+        {
+          expr: 'sum by (reason) (rate(hookline_webhook_deferred_total[5m]))',
+          legend: 'deferred/s: {{reason}}',
+        },
+        { expr: 'max(hookline_webhook_circuits_open)', legend: 'breakers open' },
+      ],
+    },
+    {
       title: 'Subscriptions disabled, SSRF refusals, duplicates (last 24 h)',
       description:
         'Subscriptions disabled automatically (gone: 410; failing: failed too long), attempts refused by the SSRF guard, deliveries sent again after an attempt that may have reached the receiver unrecorded, and attempts stored without the receiver’s text.',

@@ -36,6 +36,11 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
   const metrics = createWebhookMetrics(deps.metrics.registry);
   registerQueueGauge(deps.metrics.registry, queue);
   const secrets = new SecretBox(deps.config.WEBHOOK_SECRETS_KEYS);
+  const flowRedis = createRedis(deps.config.REDIS_URL, 'command', 'flow', { enableAutoPipelining: true });
+  flowRedis.on('error', () => {});
+  deps.onClose(async () => {
+    await flowRedis.quit().catch(() => flowRedis.disconnect());
+  });
   const built: WebhookDeps = {
     sql: deps.sql,
     queue,
@@ -44,7 +49,8 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
     metrics,
     secrets,
     index: new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets),
-    flow: new FlowControl(deps.redis, {
+    // Its own connection, auto-pipelined: the scripts of concurrent jobs share one write.
+    flow: new FlowControl(flowRedis, {
       breaker: {
         failureThreshold: deps.config.WEBHOOK_BREAKER_FAILURES,
         cooldownMs: deps.config.WEBHOOK_BREAKER_COOLDOWN_SECONDS * 1_000,

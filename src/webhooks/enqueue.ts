@@ -1,7 +1,7 @@
-import { Job as BullJob, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Sql } from '../db/client.js';
 import type { FlowControl } from './flow/flow-control.js';
-import { PARK_FALLBACK_MS } from './flow/gate.js';
+import { PARK_FALLBACK_MS, promoteJobs } from './flow/gate.js';
 import { DELIVER_JOB, type DeliverJob, deliverJobOptions, jobIdOf } from './queue.js';
 
 export interface EnqueueDeps {
@@ -27,8 +27,11 @@ export interface QueuedDelivery extends DeliverJob {
 export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly QueuedDelivery[]): Promise<void> {
   if (jobs.length === 0) return;
   const bySubscription = new Map<string, QueuedDelivery[]>();
-  for (const job of jobs)
-    bySubscription.set(job.subscriptionId, [...(bySubscription.get(job.subscriptionId) ?? []), job]);
+  for (const job of jobs) {
+    const group = bySubscription.get(job.subscriptionId);
+    if (group) group.push(job);
+    else bySubscription.set(job.subscriptionId, [job]);
+  }
   const now = Date.now();
   const decisions = new Map<string, 'ready' | 'park' | number>();
   await Promise.all(
@@ -55,13 +58,7 @@ export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly Queued
     [...bySubscription].map(async ([subscriptionId, group]) => {
       const parked = group.map(jobIdOf).filter((id) => decisions.get(id) === 'park');
       const promote = await deps.flow.park(subscriptionId, parked, group[0]?.maxInFlight ?? 1);
-      await Promise.all(
-        promote.map((id) =>
-          new BullJob(deps.queue, DELIVER_JOB, {}, {}, id).promote().catch(() => {
-            // no longer delayed: already on its way
-          }),
-        ),
-      );
+      await promoteJobs(deps, subscriptionId, group[0]?.maxInFlight ?? 1, promote);
     }),
   );
 }

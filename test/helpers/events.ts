@@ -58,8 +58,9 @@ export async function recordEvents(
   });
   const start = options.from ?? (await currentOffsets(topics));
 
+  const groupId = `test-recorder-${uniqueSuffix()}`;
   const consumer: Consumer = kafka.consumer({
-    groupId: `test-recorder-${uniqueSuffix()}`,
+    groupId,
     sessionTimeout: 10_000,
   });
   const events: RecordedEvent[] = [];
@@ -106,6 +107,16 @@ export async function recordEvents(
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
-    stop: () => consumer.disconnect(),
+    // The group goes with the recorder: a run leaves no consumer group behind.
+    async stop() {
+      await consumer.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await admin.deleteGroups([groupId]);
+      } finally {
+        await admin.disconnect();
+      }
+    },
   };
 }

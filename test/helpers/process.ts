@@ -37,10 +37,11 @@ export async function spawnProcess(
   const exited = once(child, 'exit').then(([code]) => code as number | null);
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${entry} not ready in time; output:\n${output}`)),
-      options.readyTimeoutMs ?? 60_000,
-    );
+    const timer = setTimeout(() => {
+      // Never left behind: a process that did not get ready is stopped before the test fails.
+      child.kill('SIGKILL');
+      reject(new Error(`${entry} not ready in time; output:\n${output}`));
+    }, options.readyTimeoutMs ?? 60_000);
     const onData = () => {
       for (const line of output.split('\n')) {
         if (!line.includes('"process ready"')) continue;

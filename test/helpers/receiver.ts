@@ -9,7 +9,7 @@ export interface ReceivedRequest {
 }
 
 export type Answer =
-  | { status: number; headers?: Record<string, string>; body?: string | Buffer }
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer; delayMs?: number }
   | { never: true }
   | { stream: number; status?: number };
 
@@ -59,8 +59,18 @@ export async function startReceiver(
         pump();
         return;
       }
-      res.writeHead(reply.status, reply.headers ?? {});
-      res.end(reply.body ?? '');
+      const send = () => {
+        res.writeHead(reply.status, reply.headers ?? {});
+        res.end(reply.body ?? '');
+      };
+      if (reply.delayMs) {
+        hanging.add(res);
+        const timer = setTimeout(() => {
+          hanging.delete(res);
+          send();
+        }, reply.delayMs);
+        res.on('close', () => clearTimeout(timer));
+      } else send();
     });
   });
   const host = options.host ?? '127.0.0.1';

@@ -72,6 +72,27 @@ describe('rate_limit_per_second', () => {
   });
 });
 
+describe('a reserved rate slot', () => {
+  it('counts only at its time: a job that comes late (it waited for a free slot) queues anew', async () => {
+    const sub = subscription();
+    const limits = { maxInFlight: 3, rateLimitPerSecond: 2 };
+    expect((await flow.acquire(sub, 'a', limits)).kind).toBe('ok');
+    expect((await flow.acquire(sub, 'b', limits)).kind).toBe('ok');
+    expect(await flow.acquire(sub, 'late', limits)).toEqual({ kind: 'rate', at: clock + 500 });
+    // At its time every slot is busy (an attempt of another process holds the third): it parks, and
+    // loses the reservation.
+    clock += 500;
+    await redis.zadd(FlowControl.keys(sub)[0] ?? '', clock + 5_000, 'busy');
+    expect((await flow.acquire(sub, 'late', limits)).kind).toBe('in_flight');
+    for (const job of ['a', 'b', 'busy']) await flow.release(sub, job, 'success', 3);
+    // Much later, the rate applies to it like to any other job: no carried-over slot.
+    clock += 10_000;
+    expect((await flow.acquire(sub, 'late', limits)).kind).toBe('ok');
+    expect((await flow.acquire(sub, 'x', limits)).kind).toBe('ok');
+    expect((await flow.acquire(sub, 'y', limits)).kind).toBe('rate');
+  });
+});
+
 describe('the circuit breaker', () => {
   it('opens after the consecutive failures of its rule; a success in between starts the count again', async () => {
     const sub = subscription();
@@ -169,6 +190,17 @@ describe('admission to the ready queue', () => {
     expect(await flow.admit(sub, ['5'], 2)).toEqual(['park']);
     await flow.park(sub, ['5'], 2);
     expect((await flow.release(sub, '2', 'success', 2)).jobIds).toEqual(['4']);
+  });
+
+  it('parks a job enqueued twice (a re-read Kafka batch) once', async () => {
+    const sub = subscription();
+    expect(await flow.admit(sub, ['r', 'p'], 1)).toEqual(['ready', 'park']);
+    await flow.park(sub, ['p'], 1);
+    expect(await flow.admit(sub, ['p'], 1)).toEqual(['park']);
+    await flow.park(sub, ['p'], 1);
+    expect((await flow.release(sub, 'r', 'success', 1)).jobIds).toEqual(['p']);
+    // Nothing of it is left in the line to hold a place later.
+    expect((await flow.release(sub, 'p', 'success', 1)).jobIds).toEqual([]);
   });
 
   it('admits a job enqueued twice once', async () => {

@@ -2,6 +2,9 @@ import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.js';
+import { allTopics } from '../../src/events/topics.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { webhookDeps } from '../../src/webhooks/context.js';
 import { SecretBox } from '../../src/webhooks/secret-box.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
@@ -17,7 +20,9 @@ import {
   type Tokens,
   uniqueEmail,
 } from '../helpers/api.js';
+import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { testLogger } from '../helpers/logger.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
@@ -26,15 +31,30 @@ const SECRETS_KEY_A = 'first-passphrase-for-webhook-secrets-in-tests';
 const SECRETS_KEY_B = 'second-passphrase-for-webhook-secrets-in-tests';
 const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform;
+const kafkaAdmin = createKafka({
+  brokers: testConfig.KAFKA_BROKERS,
+  clientId: 'test-webhooks',
+  logger: testLogger,
+}).admin();
 let recorder: EventRecorder;
 let admin: { client: ApiClient; token: string };
 const receivers: Receiver[] = [];
 const subscriptions: string[] = [];
 
+// A consumer group and a queue of this file's own: it reads only the events produced from now on,
+// whatever backlog other runs left on the topics, and leaves neither behind.
+const run = uniqueSuffix();
+const FANOUT_GROUP_ID = `test-webhooks-${run}`;
+const WEBHOOK_QUEUE = `test-webhooks-${run}`;
+
 beforeAll(async () => {
   recorder = await recordEvents();
+  await kafkaAdmin.connect();
+  await startGroupAtEnd(kafkaAdmin, FANOUT_GROUP_ID, allTopics);
   platform = await startPlatform(
     {
+      FANOUT_GROUP_ID,
+      WEBHOOK_QUEUE,
       ADMIN_EMAIL,
       ADMIN_PASSWORD,
       WEBHOOK_RETRY_SCHEDULE: '1,1,1',
@@ -54,9 +74,12 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const id of subscriptions)
     await admin?.client.call('DELETE', `/v1/webhooks/subscriptions/${id}`, { token: admin.token });
+  if (platform) await webhookDeps(platform.running.deps).queue.obliterate({ force: true });
   await platform?.stop();
   await recorder?.stop();
   for (const receiver of receivers) await receiver.close();
+  await kafkaAdmin.deleteGroups([FANOUT_GROUP_ID]).catch(() => {});
+  await kafkaAdmin.disconnect();
 });
 
 interface Subscription {

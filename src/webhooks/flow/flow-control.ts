@@ -52,8 +52,11 @@ export const CLOSED_CIRCUIT: Circuit = { state: 'closed', failures: 0, since: nu
 /** Subscriptions whose breaker is not closed (member: id, score: when it opened), for the metrics. */
 export const CIRCUITS_KEY = 'hookline:flow:circuits';
 
-/** How long an admission holds a place in the ready queue if its job never reports back. */
-const ADMIT_TTL_MS = 10 * 60_000;
+/**
+ * How long an admission holds a place in the ready queue until its job is taken (taking it renews
+ * the place): if the job is lost (Redis data, an obliterated queue), its place comes back this soon.
+ */
+const ADMIT_TTL_MS = 60_000;
 
 type FlowRedis = Redis & {
   hooklineFlowAdmit(...args: (string | number)[]): Promise<number[]>;
@@ -80,7 +83,7 @@ export class FlowControl {
       ['hooklineFlowRelease', releaseScript],
       ['hooklineFlowPark', parkScript],
     ] as const) {
-      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 5, lua });
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 6, lua });
     }
     this.redis = redis as FlowRedis;
   }
@@ -91,7 +94,14 @@ export class FlowControl {
 
   static keys(subscriptionId: string): string[] {
     const tag = `hookline:flow:{${subscriptionId}}`;
-    return [`${tag}:leases`, `${tag}:admitted`, `${tag}:parked`, `${tag}:breaker`, `${tag}:rate`];
+    return [
+      `${tag}:leases`,
+      `${tag}:admitted`,
+      `${tag}:parked`,
+      `${tag}:breaker`,
+      `${tag}:rate`,
+      `${tag}:parked-set`,
+    ];
   }
 
   /**

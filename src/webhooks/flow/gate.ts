@@ -56,7 +56,8 @@ export class FlowGate {
     if (now >= deadline) return 'expired';
     await job.moveToDelayed(Math.min(deadline, wakeAt(admission, now)), token);
     if (parks(admission)) {
-      await this.promote(await this.options.flow.park(sub.id, [jobId], sub.maxInFlight));
+      const promoted = await this.options.flow.park(sub.id, [jobId], sub.maxInFlight);
+      await promoteJobs(this.options, sub.id, sub.maxInFlight, promoted);
     }
     this.options.metrics.deferred.inc({ reason: admission.kind });
     return 'deferred';
@@ -67,22 +68,9 @@ export class FlowGate {
     if (release.transition === 'reopened') {
       await this.reschedule(release.jobIds, release.nextProbeAt ?? Date.now());
     } else {
-      await this.promote(release.jobIds);
+      await promoteJobs(this.options, sub.id, sub.maxInFlight, release.jobIds);
     }
     if (release.transition) await this.onTransition(sub, release);
-  }
-
-  /** Parked jobs (delayed in BullMQ) to run now; one that is no longer delayed is already on its way. */
-  async promote(jobIds: string[]): Promise<void> {
-    await Promise.all(
-      jobIds.map((id) =>
-        this.jobRef(id)
-          .promote()
-          .catch((error: unknown) =>
-            this.options.logger.debug({ jobId: id, err: error }, 'parked job not promoted'),
-          ),
-      ),
-    );
   }
 
   private async reschedule(jobIds: string[], at: number): Promise<void> {
@@ -143,6 +131,29 @@ export class FlowGate {
       ]);
     }
   }
+}
+
+/**
+ * Parked jobs (delayed in BullMQ) to run now. One that is not delayed any more (its fallback fired,
+ * or it ended) would hold its admitted place for nothing: it gives the place back at once, which
+ * admits the next in line.
+ */
+export async function promoteJobs(
+  deps: { flow: FlowControl; queue: Queue },
+  subscriptionId: string,
+  window: number,
+  jobIds: string[],
+): Promise<void> {
+  await Promise.all(
+    jobIds.map(async (id) => {
+      try {
+        await new BullJob(deps.queue, DELIVER_JOB, {}, {}, id).promote();
+      } catch {
+        const release = await deps.flow.release(subscriptionId, id, 'neutral', window);
+        await promoteJobs(deps, subscriptionId, window, release.jobIds);
+      }
+    }),
+  );
 }
 
 const parks = (admission: Exclude<Admission, { kind: 'ok' }>) =>

@@ -8,7 +8,9 @@
  * 3. `parked` (LIST): job ids waiting for a slot (their BullMQ jobs are delayed, with a fallback).
  * 4. `breaker` (HASH): state (closed | open | half_open), failures, opened_at, next_probe_at,
  *    cooldown_ms, probe (the job id of the probe), waiter (the probe time a job already waits for).
- * 5. `rate` (HASH): tat, the theoretical arrival time of GCRA (a token bucket in one number).
+ * 5. `rate` (HASH): tat, the theoretical arrival time of GCRA (a token bucket in one number), and
+ *    `r:<job id>`: a slot reserved for a job deferred by the rate.
+ * 6. `parked-set` (SET): the ids in `parked`, so that a job enqueued twice is parked once.
  *
  * See docs/adr/0009-endpoint-isolation.md for the model.
  */
@@ -72,18 +74,21 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local gate = breaker_gate(now, jobId)
 if gate then
   redis.call('ZREM', KEYS[2], jobId)
+  redis.call('HDEL', KEYS[5], 'r:' .. jobId)
   return gate
 end
 if not redis.call('ZSCORE', KEYS[1], jobId) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
   redis.call('ZREM', KEYS[2], jobId)
+  -- A slot reserved by the rate is lost when the job cannot use it: it never adds to a later second.
+  redis.call('HDEL', KEYS[5], 'r:' .. jobId)
   return {'in_flight'}
 end
 if interval > 0 then
   -- GCRA: a job whose slot is in the future gets that slot, reserved (tat moves on), and waits for it.
-  local reserved = redis.call('HGET', KEYS[5], 'r:' .. jobId)
-  if reserved then
-    redis.call('HDEL', KEYS[5], 'r:' .. jobId)
-  else
+  local reserved = tonumber(redis.call('HGET', KEYS[5], 'r:' .. jobId) or '')
+  if reserved then redis.call('HDEL', KEYS[5], 'r:' .. jobId) end
+  -- A reserved slot counts only at its time (or within one interval of it); a late job queues anew.
+  if not (reserved and now <= reserved + interval) then
     local tat = math.max(tonumber(redis.call('HGET', KEYS[5], 'tat') or '0'), now)
     local allowAt = tat - interval * (burst - 1)
     redis.call('HSET', KEYS[5], 'tat', tat + interval)
@@ -114,6 +119,7 @@ local function promote_parked(now, window, ttl, out)
   while redis.call('ZCARD', KEYS[2]) < window do
     local id = redis.call('LPOP', KEYS[3])
     if not id then break end
+    redis.call('SREM', KEYS[6], id)
     redis.call('ZADD', KEYS[2], now + ttl, id)
     out[#out + 1] = id
   end
@@ -167,6 +173,7 @@ elseif state == 'open' and transition == 'reopened' then
   -- Someone must try again at the next probe time: the first parked job, if any.
   local id = redis.call('LPOP', KEYS[3])
   if id then
+    redis.call('SREM', KEYS[6], id)
     redis.call('HSET', KEYS[4], 'waiter', redis.call('HGET', KEYS[4], 'next_probe_at'))
     out[#out + 1] = id
   end
@@ -182,7 +189,9 @@ return out
  */
 export const parkScript = `${promoteParked}
 local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+for i = 4, #ARGV do
+  if redis.call('SADD', KEYS[6], ARGV[i]) == 1 then redis.call('RPUSH', KEYS[3], ARGV[i]) end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {}
 promote_parked(now, window, ttl, out)
