@@ -57,3 +57,8 @@ export function messageKeyOf(envelope: Envelope): string {
   const email = (envelope.data as { email?: string }).email;
   return email ?? envelope.id;
 }
+
+/** An event the platform raises itself (about no user, by the system), e.g. about a subscription. */
+export function buildSystemEvent<T extends EventType>(type: T, data: EventData<T>): Envelope<T> {
+  return buildEvent({ type, userId: null, actor: systemActor, meta: systemMeta, data });
+}

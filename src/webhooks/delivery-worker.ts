@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../db/client.js';
 import type { Envelope } from '../events/catalog.js';
-import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
+import { buildSystemEvent } from '../events/envelope.js';
 import { enqueueEventsSql } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
@@ -244,17 +244,11 @@ export class DeliveryWorker implements Component {
 
   private async onDisabled(tx: Sql, disabled: DisabledSubscription[]): Promise<void> {
     const events = disabled.map((sub) =>
-      buildEvent({
-        type: 'webhook.subscription.disabled',
-        userId: null,
-        actor: systemActor,
-        meta: systemMeta,
-        data: {
-          subscription_id: sub.id,
-          url: sub.url,
-          reason: sub.reason === 'gone' ? 'the endpoint answered 410 Gone' : 'deliveries kept failing',
-          failing_since: sub.failingSince?.toISOString() ?? null,
-        },
+      buildSystemEvent('webhook.subscription.disabled', {
+        subscription_id: sub.id,
+        url: sub.url,
+        reason: sub.reason === 'gone' ? 'the endpoint answered 410 Gone' : 'deliveries kept failing',
+        failing_since: sub.failingSince?.toISOString() ?? null,
       }),
     );
     await enqueueEventsSql(tx, events);

@@ -25,16 +25,9 @@ export async function produceProfileEvents(
   const events: Envelope[] = [];
   try {
     for (let start = 0; start < count; start += batchSize) {
-      const batch = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => {
-        const userId = uuidv7();
-        return buildEvent({
-          type: 'user.profile.updated',
-          userId,
-          actor: { type: 'user', id: userId },
-          meta: { ip: null, userAgent: null, requestId: null },
-          data: { changes: { name: { old: marker, new: `${marker}-${start + i}` } } },
-        });
-      });
+      const batch = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) =>
+        profileEvent(marker, start + i),
+      );
       await producer.send({
         topic: topics.userChanges,
         acks: -1,

@@ -1,7 +1,7 @@
 import { Job as BullJob, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Sql } from '../../db/client.js';
-import { buildEvent, systemActor, systemMeta } from '../../events/envelope.js';
+import { buildSystemEvent } from '../../events/envelope.js';
 import { enqueueEventsSql } from '../../events/outbox.js';
 import type { Logger } from '../../logger.js';
 import type { WebhookMetrics } from '../metrics.js';
@@ -100,33 +100,21 @@ export class FlowGate {
     if (release.transition === 'opened') {
       await redis.zadd(CIRCUITS_KEY, Date.now(), sub.id);
       await enqueueEventsSql(sql, [
-        buildEvent({
-          type: 'webhook.subscription.circuit_opened',
-          userId: null,
-          actor: systemActor,
-          meta: systemMeta,
-          data: {
-            subscription_id: sub.id,
-            url: sub.url,
-            consecutive_failures: release.failures,
-            next_probe_at: new Date(release.nextProbeAt ?? Date.now()).toISOString(),
-          },
+        buildSystemEvent('webhook.subscription.circuit_opened', {
+          subscription_id: sub.id,
+          url: sub.url,
+          consecutive_failures: release.failures,
+          next_probe_at: new Date(release.nextProbeAt ?? Date.now()).toISOString(),
         }),
       ]);
     } else if (release.transition === 'closed') {
       const openedAt = await redis.zscore(CIRCUITS_KEY, sub.id);
       await redis.zrem(CIRCUITS_KEY, sub.id);
       await enqueueEventsSql(sql, [
-        buildEvent({
-          type: 'webhook.subscription.circuit_closed',
-          userId: null,
-          actor: systemActor,
-          meta: systemMeta,
-          data: {
-            subscription_id: sub.id,
-            url: sub.url,
-            opened_at: openedAt ? new Date(Number(openedAt)).toISOString() : null,
-          },
+        buildSystemEvent('webhook.subscription.circuit_closed', {
+          subscription_id: sub.id,
+          url: sub.url,
+          opened_at: openedAt ? new Date(Number(openedAt)).toISOString() : null,
         }),
       ]);
     }
