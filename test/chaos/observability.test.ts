@@ -46,6 +46,9 @@ const env = {
   WEBHOOK_ALLOW_HTTP: 'true',
   WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
   WEBHOOK_RETRY_SCHEDULE: '1,1',
+  // Its endpoints fail on purpose so that each outcome is counted: the breaker (tested on its own, in
+  // flow-limits and flow-control) stays closed, so every delivery ends on its schedule.
+  WEBHOOK_BREAKER_FAILURES: '1000',
   WEBHOOK_RETRY_JITTER: '0',
   // Its sweeper would re-queue other tests' overdue deliveries into this test's queue.
   DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
