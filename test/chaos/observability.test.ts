@@ -125,15 +125,17 @@ beforeAll(async () => {
   adminToken = login.body.access_token;
   // A fourth, to a private address outside WEBHOOK_ALLOWED_CIDRS: every attempt is refused by the
   // SSRF guard, nothing is sent.
-  for (const [key, target, eventTypes] of [
-    ['ok', ok.url, ['user.*']],
-    ['flaky', flaky.url, ['user.registered']],
-    ['dead', dead.url, ['user.login']],
-    ['ssrf', 'http://10.0.0.1:9/hooks', ['user.registered']],
+  // The healthy one is rate-limited (2/s): the workload's bursts are deferred by the rate, so the
+  // flow-control panel has data, and every delivery still ends within seconds.
+  for (const [key, target, eventTypes, limits] of [
+    ['ok', ok.url, ['user.*'], { rate_limit_per_second: 2 }],
+    ['flaky', flaky.url, ['user.registered'], {}],
+    ['dead', dead.url, ['user.login'], {}],
+    ['ssrf', 'http://10.0.0.1:9/hooks', ['user.registered'], {}],
   ] as const) {
     const created = await client.call<{ id: string }>('POST', '/v1/webhooks/subscriptions', {
       token: adminToken,
-      body: { url: target, event_types: eventTypes, description: `observability test (${key})` },
+      body: { url: target, event_types: eventTypes, description: `observability test (${key})`, ...limits },
     });
     expect(created.status).toBe(201);
     subscriptions[key] = created.body.id;
