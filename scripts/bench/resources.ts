@@ -6,8 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../src/config/load.js';
 import type { Sql } from '../../src/db/client.js';
 import { createRedis } from '../../src/redis.js';
-import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
-import { CIRCUITS_KEY } from '../../src/webhooks/flow/gate.js';
+import { CIRCUITS_KEY, FlowControl } from '../../src/webhooks/flow/flow-control.js';
 import { newSigningSecret } from '../../src/webhooks/signing.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
 

@@ -15,9 +15,6 @@ import {
   type Verdict,
 } from './flow-control.js';
 
-// (the key's home is flow-control.ts; the bench reads it from here too)
-export { CIRCUITS_KEY };
-
 /** A parked job's fallback: it runs again by itself after this long if no release promotes it. */
 export const PARK_FALLBACK_MS = 5 * 60_000;
 
