@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../src/config/load.js';
 import type { Sql } from '../../src/db/client.js';
 import { createRedis } from '../../src/redis.js';
-import { CIRCUITS_KEY, FlowControl } from '../../src/webhooks/flow/flow-control.js';
+import { CIRCUITS_KEY, FlowControl, linesKey } from '../../src/webhooks/flow/flow-control.js';
 import { newSigningSecret } from '../../src/webhooks/signing.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
 
@@ -27,6 +27,7 @@ export class BenchResources {
         maxCooldownMs: deps.config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
       },
       leaseMs: deps.config.WEBHOOK_TIMEOUT_MS + 5_000,
+      queueName: deps.queueName,
     });
   }
 
@@ -87,6 +88,7 @@ export class BenchResources {
       await step('flow keys', async () => {
         for (const id of ids) await this.flow.forget(id);
         await this.redis.zrem(CIRCUITS_KEY, ...ids);
+        await this.redis.del(linesKey(queueName));
       });
     }
     await step('queue', async () => {
@@ -108,6 +110,7 @@ export class BenchResources {
       if (subscriptions?.n) problems.push(`${subscriptions.n} subscriptions left`);
       const flowKeys = (await Promise.all(ids.map((id) => this.scan(`hookline:flow:{${id}}:*`)))).flat();
       if (flowKeys.length > 0) problems.push(`flow keys left: ${flowKeys.join(', ')}`);
+      if (await this.redis.exists(linesKey(queueName))) problems.push(`${linesKey(queueName)} left`);
       const queueKeys = await this.scan(`bull:${queueName}:*`);
       if (queueKeys.length > 0) problems.push(`${queueKeys.length} queue keys left`);
       const groups = await admin.listGroups();

@@ -12,11 +12,12 @@ import { createRedis } from '../redis.js';
 import { webhookDeps } from '../webhooks/context.js';
 import { DeliveryWorker } from '../webhooks/delivery-worker.js';
 import { FanoutWorker } from '../webhooks/fanout.js';
-import { FlowGate, lastAllowedMs, readCircuits } from '../webhooks/flow/gate.js';
+import { FlowGate, lastAllowedMs, pumpComponent, readCircuits } from '../webhooks/flow/gate.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
 import { registerCircuitGauges, registerFailingDeliveryGauges } from '../webhooks/metrics.js';
 import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
+import { maxInFlightOf } from '../webhooks/subscription-index.js';
 import { sweeperComponent } from '../webhooks/sweeper.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
@@ -85,6 +86,13 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
   deps.onClose(() => http.close());
   registerFailingDeliveryGauges(deps.metrics.registry, deps.sql);
   registerCircuitGauges(deps.metrics.registry, () => readCircuits(deps.redis, hooks.flow));
+  const retries = config.WEBHOOK_RETRY_SCHEDULE.length;
+  const deferLimitMs = lastAllowedMs({
+    schedule: config.WEBHOOK_RETRY_SCHEDULE,
+    jitter: config.WEBHOOK_RETRY_JITTER,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    maxCooldownMs: config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
+  });
   return {
     components: [
       new DeliveryWorker({
@@ -94,16 +102,12 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         gate: new FlowGate({
           flow: hooks.flow,
           queue: hooks.queue,
+          retries,
           redis: deps.redis,
           sql: deps.sql,
           metrics: hooks.metrics,
           logger,
-          lastAllowedMs: lastAllowedMs({
-            schedule: config.WEBHOOK_RETRY_SCHEDULE,
-            jitter: config.WEBHOOK_RETRY_JITTER,
-            timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-            maxCooldownMs: config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
-          }),
+          lastAllowedMs: deferLimitMs,
         }),
         queue: hooks.queue,
         sql: deps.sql,
@@ -117,6 +121,14 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
         disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
+      pumpComponent({
+        flow: hooks.flow,
+        queue: hooks.queue,
+        retries,
+        lastAllowedMs: deferLimitMs,
+        windowOf: (id) => maxInFlightOf(deps.sql, id),
+        logger,
+      }),
       retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),
       ...(config.DELIVERY_SWEEP_INTERVAL_SECONDS > 0
         ? [
@@ -124,7 +136,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
               sql: deps.sql,
               queue: hooks.queue,
               flow: hooks.flow,
-              retries: config.WEBHOOK_RETRY_SCHEDULE.length,
+              retries,
               logger,
               intervalMs: config.DELIVERY_SWEEP_INTERVAL_SECONDS * 1_000,
             }),

@@ -58,6 +58,7 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
       },
       // A slot held by a process that died is taken back once the attempt could no longer be running.
       leaseMs: deps.config.WEBHOOK_TIMEOUT_MS + 5_000,
+      queueName: deps.config.WEBHOOK_QUEUE,
     }),
   };
   deps.onClose(() => queue.close());

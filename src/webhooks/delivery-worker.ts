@@ -290,12 +290,20 @@ export class DeliveryWorker implements Component {
       await this.leave(job, subscription, 'neutral');
       return 'dead';
     }
-    let verdict: Verdict = 'neutral';
+    // The slot is freed as soon as the receiver has answered (or not), before the attempt is
+    // recorded: max_in_flight bounds requests at the receiver, and the next job need not wait for
+    // the recorder's batch. Freed once, whatever happens.
+    let released = false;
+    const release = async (verdict: Verdict) => {
+      if (released) return;
+      released = true;
+      await this.leave(job, subscription, verdict);
+    };
     let result: 'succeeded' | 'dead' | RetryLater;
     try {
-      ({ result, verdict } = await this.attempt(job, context, subscription));
+      result = await this.attempt(job, context, subscription, release);
     } finally {
-      await this.leave(job, subscription, verdict);
+      await release('neutral');
     }
     if (result instanceof RetryLater) throw result;
     return result;
@@ -327,12 +335,16 @@ export class DeliveryWorker implements Component {
     this.options.metrics.deliveries.inc({ outcome: 'dead' });
   }
 
-  /** Sends one attempt and records it: 'succeeded' or 'dead', or throws RetryLater. */
+  /**
+   * Sends one attempt, hands its verdict to `release` once the receiver has answered, and records it:
+   * 'succeeded' or 'dead', or a RetryLater to throw.
+   */
   private async attempt(
     job: Job,
     context: DeliveryContext,
     subscription: ActiveSubscription,
-  ): Promise<{ result: 'succeeded' | 'dead' | RetryLater; verdict: Verdict }> {
+    release: (verdict: Verdict) => Promise<void>,
+  ): Promise<'succeeded' | 'dead' | RetryLater> {
     const { deliveryId, generation } = job.data as { deliveryId: string; generation: number };
     const number = context.attempts + 1;
     const isLast = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -383,6 +395,7 @@ export class DeliveryWorker implements Component {
     if (sent) this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
     if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')
       this.options.metrics.ssrfRefusals.inc();
+    await release(verdictOf(!sent ? { kind: 'not_sent' } : outcome));
 
     const succeeded = outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300;
     const gone = outcome.kind === 'response' && outcome.status === 410;
@@ -414,15 +427,14 @@ export class DeliveryWorker implements Component {
       sent,
     );
     this.options.metrics.deliveries.inc({ outcome: status });
-    const verdict = verdictOf(!sent ? { kind: 'not_sent' } : outcome);
     if (succeeded) {
       this.options.metrics.endToEnd.observe((Date.now() - Date.parse(context.event.occurred_at)) / 1_000);
-      return { result: 'succeeded', verdict };
+      return 'succeeded';
     }
-    if (status === 'dead') return { result: 'dead', verdict };
+    if (status === 'dead') return 'dead';
     const why =
       outcome.kind === 'response' ? `answered ${outcome.status}` : `${outcome.errorKind}: ${outcome.message}`;
-    return { result: new RetryLater(why, delayMs), verdict };
+    return new RetryLater(why, delayMs);
   }
 
   /**

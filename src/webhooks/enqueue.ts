@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Sql } from '../db/client.js';
 import type { FlowControl } from './flow/flow-control.js';
-import { PARK_FALLBACK_MS, promoteJobs } from './flow/gate.js';
 import { DELIVER_JOB, type DeliverJob, deliverJobOptions, jobIdOf } from './queue.js';
 
 export interface EnqueueDeps {
@@ -20,9 +19,9 @@ export interface QueuedDelivery extends DeliverJob {
  * Enqueues delivery jobs; a job whose id exists already is left as it is. Each subscription has a
  * window in the ready queue as wide as its max_in_flight (fairness: a subscription's backlog never
  * stands in front of another's next event): jobs beyond it, or behind an open circuit breaker, are
- * added delayed and parked, and move to the ready queue as its attempts end (docs/adr/0009). One
- * admission script per subscription of the batch (sent together), one addBulk, and one park script
- * per subscription that parked any.
+ * parked in the subscription's line in Redis, with no BullMQ job, and get one as its attempts end
+ * (docs/adr/0009). One admission script per subscription of the batch (sent together) and one
+ * addBulk of the jobs admitted (or waiting for a probe).
  */
 export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly QueuedDelivery[]): Promise<void> {
   if (jobs.length === 0) return;
@@ -33,7 +32,7 @@ export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly Queued
     else bySubscription.set(job.subscriptionId, [job]);
   }
   const now = Date.now();
-  const decisions = new Map<string, 'ready' | 'park' | number>();
+  const decisions = new Map<string, 'ready' | 'parked' | number>();
   await Promise.all(
     [...bySubscription].map(async ([subscriptionId, group]) => {
       const ids = group.map(jobIdOf);
@@ -41,26 +40,14 @@ export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly Queued
       for (const [i, id] of ids.entries()) decisions.set(id, admitted[i] ?? 'ready');
     }),
   );
-  await deps.queue.addBulk(
-    jobs.map((job) => {
-      const decision = decisions.get(jobIdOf(job));
-      const delay =
-        decision === 'park' ? PARK_FALLBACK_MS : typeof decision === 'number' ? decision - now : 0;
-      const data: DeliverJob = { deliveryId: job.deliveryId, generation: job.generation };
-      return {
-        name: DELIVER_JOB,
-        data,
-        opts: { ...deliverJobOptions(job, deps.retries), delay: Math.max(0, delay) },
-      };
-    }),
-  );
-  await Promise.all(
-    [...bySubscription].map(async ([subscriptionId, group]) => {
-      const parked = group.map(jobIdOf).filter((id) => decisions.get(id) === 'park');
-      const promote = await deps.flow.park(subscriptionId, parked, group[0]?.maxInFlight ?? 1);
-      await promoteJobs(deps, subscriptionId, group[0]?.maxInFlight ?? 1, promote);
-    }),
-  );
+  const added = jobs.flatMap((job) => {
+    const decision = decisions.get(jobIdOf(job));
+    if (decision === 'parked') return [];
+    const delay = typeof decision === 'number' ? Math.max(0, decision - now) : 0;
+    const data: DeliverJob = { deliveryId: job.deliveryId, generation: job.generation };
+    return [{ name: DELIVER_JOB, data, opts: { ...deliverJobOptions(job, deps.retries), delay } }];
+  });
+  if (added.length > 0) await deps.queue.addBulk(added);
 }
 
 /**

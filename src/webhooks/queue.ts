@@ -16,6 +16,15 @@ export type DeliverJob = z.infer<typeof DeliverJobSchema>;
 export const jobIdOf = (job: DeliverJob) =>
   job.generation === 0 ? job.deliveryId : `${job.deliveryId}.${job.generation}`;
 
+/** The job a job id names (jobIdOf's inverse); null for an id it cannot have made. */
+export function deliverJobOf(jobId: string): DeliverJob | null {
+  const [deliveryId, generation, ...rest] = jobId.split('.');
+  const parsed = DeliverJobSchema.safeParse({ deliveryId, generation: Number(generation ?? 0) });
+  return rest.length === 0 && parsed.success && (generation === undefined || generation !== '0')
+    ? parsed.data
+    : null;
+}
+
 /** BullMQ options of a delivery job under a retry schedule of `retries` delays. */
 export function deliverJobOptions(job: DeliverJob, retries: number) {
   return {

@@ -195,3 +195,10 @@ export class SubscriptionIndex {
     return this.get(id);
   }
 }
+
+/** A subscription's max_in_flight (enabled or not); undefined when it does not exist. */
+export async function maxInFlightOf(sql: Sql, id: string): Promise<number | undefined> {
+  const [row] = await sql<{ max_in_flight: number }[]>`
+    SELECT max_in_flight FROM webhook_subscriptions WHERE id = ${id}`;
+  return row?.max_in_flight;
+}

@@ -10,24 +10,29 @@ import { jobIdOf } from './queue.js';
  * Finds deliveries that should be in the queue but are not (their job was lost, e.g. with Redis data,
  * or failed for a reason the worker could not record) and queues them again under a new generation.
  * A delivery is overdue when it is pending or retrying and its next attempt was due `graceSeconds`
- * ago; it is re-queued only if BullMQ no longer holds a live job for it. Returns how many.
+ * ago; it is re-queued only if BullMQ no longer holds a live job for it and it is not parked in its
+ * subscription's line. Returns how many.
  */
 export async function sweepLostDeliveries(
   deps: { sql: Sql; queue: Queue; flow: FlowControl; retries: number },
   options: { graceSeconds: number; limit?: number } = { graceSeconds: 300 },
 ): Promise<number> {
-  const overdue = await deps.sql<{ id: string; generation: number }[]>`
-    SELECT id, generation FROM webhook_deliveries
+  const overdue = await deps.sql<{ id: string; generation: number; subscription_id: string }[]>`
+    SELECT id, generation, subscription_id FROM webhook_deliveries
     WHERE status IN ('pending', 'retrying')
       AND COALESCE(next_attempt_at, created_at) < now() - make_interval(secs => ${options.graceSeconds})
     ORDER BY id LIMIT ${options.limit ?? 1_000}`;
-  // One state lookup per row, all sent at once ('unknown': BullMQ holds no such job).
-  const states = await Promise.all(
-    overdue.map((row) => deps.queue.getJobState(jobIdOf({ deliveryId: row.id, generation: row.generation }))),
+  // One state lookup per row, all sent at once ('unknown': BullMQ holds no such job); a job parked in
+  // its subscription's line has no BullMQ job until its turn comes, and is not lost either.
+  const live = await Promise.all(
+    overdue.map(async (row) => {
+      const jobId = jobIdOf({ deliveryId: row.id, generation: row.generation });
+      const state = await deps.queue.getJobState(jobId);
+      if (!['unknown', 'completed', 'failed'].includes(state)) return true;
+      return deps.flow.isParked(row.subscription_id, jobId);
+    }),
   );
-  const lost = overdue
-    .filter((_, i) => ['unknown', 'completed', 'failed'].includes(states[i] ?? 'unknown'))
-    .map((row) => row.id);
+  const lost = overdue.filter((_, i) => !live[i]).map((row) => row.id);
   if (lost.length === 0) return 0;
   return requeueDeliveries(deps, deps.sql`id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')`, {
     resetStatus: false,

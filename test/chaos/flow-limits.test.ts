@@ -1,10 +1,14 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { buildSystemEvent } from '../../src/events/envelope.js';
 import { createRedis } from '../../src/redis.js';
+import { enqueueDeliveries } from '../../src/webhooks/enqueue.js';
+import { FlowControl, linesKey } from '../../src/webhooks/flow/flow-control.js';
 import { type ApiClient, adminSession, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { scrape } from '../helpers/metrics.js';
@@ -39,6 +43,11 @@ const deliveryEnv = {
 const LOCK_DURATION_MS = 10_000;
 const STALLED_INTERVAL_MS = 5_000;
 
+// The fairness test queues its backlog itself, as the fan-out would, on this file's queue.
+const flowRedis = createRedis(testConfig.REDIS_URL, 'command', `${queueName}:flow`);
+const producerConnection = createRedis(testConfig.REDIS_URL, 'queue', `${queueName}:producer`);
+const producerQueue = new Queue(queueName, { connection: producerConnection });
+
 let platform: TestPlatform | undefined;
 let api: { client: ApiClient; token: string } | undefined;
 const workers: SpawnedProcess[] = [];
@@ -67,6 +76,10 @@ afterAll(async () => {
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
   connection.disconnect();
+  await producerQueue.close();
+  producerConnection.disconnect();
+  await flowRedis.del(linesKey(queueName));
+  flowRedis.disconnect();
 }, 60_000);
 
 interface CountingReceiver {
@@ -336,4 +349,85 @@ describe('per-subscription flow limits across two delivery processes', () => {
     expect(missingOf(events, receiver.seen())).toEqual([]);
     expect(receiver.maxOpen()).toBeLessThanOrEqual(maxInFlight);
   }, 90_000);
+});
+
+describe('fairness between subscriptions', () => {
+  it("a subscription with 50,000 queued deliveries delays another subscription's deliveries by under 1 s at p99, and every delivery of both arrives", async () => {
+    if (!platform) throw new Error('the platform is not running');
+    const { sql } = platform.running.deps;
+    const backlog = 50_000;
+    const busy = await startCountingReceiver(0);
+    const quiet = await startCountingReceiver(0);
+    // The busy subscription may use every worker slot of both processes: the hardest case, where
+    // only the admission window keeps its backlog from standing in front of the quiet one.
+    const busyId = await subscribe(busy.url, { max_in_flight: 100 });
+    const quietId = await subscribe(quiet.url, { max_in_flight: 20 });
+    onTestFinished(async () => {
+      await sql`DELETE FROM webhook_events WHERE type = 'webhook.test'
+        AND payload->'data'->>'subscription_id' = ANY(${[busyId, quietId]}::text[])`;
+    });
+
+    // The quiet subscription's latency (from sending its test event to its arrival), alone, then
+    // while the busy one's backlog drains: 40 events at 10/s each time.
+    const latencies = async () => {
+      const sentAt = new Map<string, number>();
+      for (let i = 0; i < 4; i++) {
+        const at = Date.now();
+        for (const id of await sendTestEvents(quietId, 10)) sentAt.set(id, at);
+        await sleep(1_000 - (Date.now() - at));
+      }
+      const ids = [...sentAt.keys()];
+      await vi.waitFor(() => expect(missingOf(ids, quiet.seen())).toEqual([]), {
+        timeout: 60_000,
+        interval: 50,
+      });
+      const arrivedAt = new Map(quiet.arrivals.map((arrival) => [arrival.eventId, arrival.at]));
+      return ids.map((id) => (arrivedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0)).sort((a, b) => a - b);
+    };
+    const p99 = (sorted: number[]) => sorted[Math.ceil(sorted.length * 0.99) - 1] ?? Number.NaN;
+    const alone = await latencies();
+
+    // The backlog: 50,000 deliveries of stored events, queued as the fan-out queues them.
+    const event = buildSystemEvent('webhook.test', { subscription_id: busyId, message: 'backlog' });
+    const rows = await sql<{ id: string }[]>`
+      WITH events AS (
+        INSERT INTO webhook_events (id, type, occurred_at, payload)
+        SELECT id, 'webhook.test', now(), jsonb_set(${sql.json(event as never)}::jsonb, '{id}', to_jsonb(id::text))
+        FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, ${backlog})) AS ids
+        RETURNING id, occurred_at)
+      INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
+      SELECT gen_random_uuid(), id, ${busyId}, 'webhook.test', occurred_at FROM events
+      RETURNING id`;
+    const flow = new FlowControl(flowRedis, {
+      breaker: { failureThreshold: 5, cooldownMs: 10_000, maxCooldownMs: 60_000 },
+      leaseMs: WEBHOOK_TIMEOUT_MS + 5_000,
+      queueName,
+    });
+    const queued = Date.now();
+    for (let start = 0; start < rows.length; start += 5_000) {
+      await enqueueDeliveries(
+        { queue: producerQueue, flow, retries: 8 },
+        rows.slice(start, start + 5_000).map((row) => ({
+          deliveryId: row.id,
+          generation: 0,
+          subscriptionId: busyId,
+          maxInFlight: 100,
+        })),
+      );
+    }
+    const queueMs = Date.now() - queued;
+    await vi.waitFor(() => expect(busy.arrivals.length).toBeGreaterThan(1_000), { timeout: 30_000 });
+
+    const withBacklog = await latencies();
+    const busyArrivedMeanwhile = busy.arrivals.length;
+    console.log(
+      `fairness: ${backlog} deliveries queued for one subscription in ${queueMs} ms; the other's latency p99 ${p99(alone)} ms alone (max ${Math.max(...alone)}), ${p99(withBacklog)} ms while the backlog drains (max ${Math.max(...withBacklog)}); ${busyArrivedMeanwhile} of the backlog had arrived when the other's last event did`,
+    );
+    // Measured during the backlog, not after it.
+    expect(busyArrivedMeanwhile).toBeLessThan(backlog - 10_000);
+    expect(p99(withBacklog)).toBeLessThanOrEqual(p99(alone) + 1_000);
+
+    // Nothing of the backlog is lost: every one arrives.
+    await vi.waitFor(() => expect(busy.seen().size).toBe(backlog), { timeout: 150_000, interval: 500 });
+  }, 240_000);
 });

@@ -49,6 +49,7 @@ const http = new WebhookHttpClient({
 const flow = new FlowControl(redis, {
   breaker: { failureThreshold: 100, cooldownMs: 1_000, maxCooldownMs: 1_000 },
   leaseMs: 7_000,
+  queueName,
 });
 let worker: DeliveryWorker;
 const receivers: Receiver[] = [];
@@ -61,7 +62,7 @@ beforeAll(async () => {
     queueName,
     connection: createRedis(testConfig.REDIS_URL, 'queue', `${queueName}:w`),
     redis,
-    gate: new FlowGate({ flow, queue, redis, sql, metrics, logger, lastAllowedMs: 60_000 }),
+    gate: new FlowGate({ flow, queue, retries: 3, redis, sql, metrics, logger, lastAllowedMs: 60_000 }),
     queue,
     sql,
     index,

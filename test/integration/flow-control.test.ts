@@ -13,6 +13,7 @@ let clock = 1_000_000;
 const flow = new FlowControl(redis, {
   breaker: { failureThreshold: 3, cooldownMs: 1_000, maxCooldownMs: 3_000 },
   leaseMs: 5_000,
+  queueName: `test-flow-${randomUUID()}`,
   now: () => clock,
 });
 const subscription = () => {
@@ -131,7 +132,7 @@ describe('the circuit breaker', () => {
     const probeAt = clock + 1_000;
     expect(await flow.acquire(sub, 'w', unlimited)).toEqual({ kind: 'breaker', probeAt, park: false });
     expect(await flow.acquire(sub, 'p1', unlimited)).toEqual({ kind: 'breaker', probeAt, park: true });
-    expect(await flow.admit(sub, ['p2', 'p3'], 10)).toEqual(['park', 'park']);
+    expect(await flow.admit(sub, ['p2', 'p3'], 10)).toEqual(['parked', 'parked']);
     expect((await flow.release(sub, 'x', 'neutral', 10)).state).toBe('open');
   });
 
@@ -150,7 +151,7 @@ describe('the circuit breaker', () => {
     const reopened = await flow.release(sub, 'probe', 'failure', 10);
     // The first parked job is handed back to wait for the next probe time.
     expect(reopened).toMatchObject({ transition: 'reopened', state: 'open', nextProbeAt: clock + 2_000 });
-    expect(reopened.jobIds).toEqual(['parked-1']);
+    expect(reopened.parked).toEqual([{ jobId: 'parked-1', parkedAt: null }]);
     clock += 2_000;
     await flow.acquire(sub, 'probe-2', unlimited);
     expect((await flow.release(sub, 'probe-2', 'failure', 10)).nextProbeAt).toBe(clock + 3_000);
@@ -170,7 +171,10 @@ describe('the circuit breaker', () => {
     expect(await flow.acquire(sub, 'probe', unlimited)).toEqual({ kind: 'ok', probe: true });
     const closed = await flow.release(sub, 'probe', 'success', 2);
     expect(closed).toMatchObject({ transition: 'closed', state: 'closed', failures: 0, nextProbeAt: null });
-    expect(closed.jobIds).toEqual(['p1', 'p2']);
+    expect(closed.parked).toEqual([
+      { jobId: 'p1', parkedAt: null },
+      { jobId: 'p2', parkedAt: null },
+    ]);
     expect(await flow.circuit(sub)).toEqual({
       state: 'closed',
       failures: 0,
@@ -183,37 +187,106 @@ describe('the circuit breaker', () => {
 describe('admission to the ready queue', () => {
   it('admits up to the window, then parks in order; each release admits the head of the line', async () => {
     const sub = subscription();
-    expect(await flow.admit(sub, ['1', '2', '3', '4'], 2)).toEqual(['ready', 'ready', 'park', 'park']);
-    expect(await flow.park(sub, ['3', '4'], 2)).toEqual([]);
+    const parkedAt = clock;
+    expect(await flow.admit(sub, ['1', '2', '3', '4'], 2)).toEqual(['ready', 'ready', 'parked', 'parked']);
     // Nothing jumps the line: a newcomer parks behind 3 and 4 even once the window has room.
-    expect((await flow.release(sub, '1', 'success', 2)).jobIds).toEqual(['3']);
-    expect(await flow.admit(sub, ['5'], 2)).toEqual(['park']);
-    await flow.park(sub, ['5'], 2);
-    expect((await flow.release(sub, '2', 'success', 2)).jobIds).toEqual(['4']);
+    clock += 10;
+    expect((await flow.release(sub, '1', 'success', 2)).parked).toEqual([{ jobId: '3', parkedAt }]);
+    expect(await flow.admit(sub, ['5'], 2)).toEqual(['parked']);
+    expect((await flow.release(sub, '2', 'success', 2)).parked).toEqual([{ jobId: '4', parkedAt }]);
   });
 
   it('parks a job enqueued twice (a re-read Kafka batch) once', async () => {
     const sub = subscription();
-    expect(await flow.admit(sub, ['r', 'p'], 1)).toEqual(['ready', 'park']);
-    await flow.park(sub, ['p'], 1);
-    expect(await flow.admit(sub, ['p'], 1)).toEqual(['park']);
-    await flow.park(sub, ['p'], 1);
-    expect((await flow.release(sub, 'r', 'success', 1)).jobIds).toEqual(['p']);
+    expect(await flow.admit(sub, ['r', 'p'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.admit(sub, ['p'], 1)).toEqual(['parked']);
+    expect((await flow.release(sub, 'r', 'success', 1)).parked).toEqual([{ jobId: 'p', parkedAt: clock }]);
     // Nothing of it is left in the line to hold a place later.
-    expect((await flow.release(sub, 'p', 'success', 1)).jobIds).toEqual([]);
+    expect((await flow.release(sub, 'p', 'success', 1)).parked).toEqual([]);
   });
 
   it('admits a job enqueued twice once', async () => {
     const sub = subscription();
     expect(await flow.admit(sub, ['same'], 1)).toEqual(['ready']);
     expect(await flow.admit(sub, ['same'], 1)).toEqual(['ready']);
-    expect(await flow.admit(sub, ['other'], 1)).toEqual(['park']);
+    expect(await flow.admit(sub, ['other'], 1)).toEqual(['parked']);
   });
 
-  it('promotes at once when a release came between the decision to park and the park', async () => {
+  it('promotes a job a worker deferred at once when a release came between its deferral and its park', async () => {
     const sub = subscription();
-    expect(await flow.admit(sub, ['a', 'b'], 1)).toEqual(['ready', 'park']);
+    const limits = { maxInFlight: 1, rateLimitPerSecond: null };
+    expect(await flow.admit(sub, ['a'], 1)).toEqual(['ready']);
+    expect((await flow.acquire(sub, 'a', limits)).kind).toBe('ok');
+    expect(await flow.acquire(sub, 'b', limits)).toEqual({ kind: 'in_flight' });
     await flow.release(sub, 'a', 'success', 1);
-    expect(await flow.park(sub, ['b'], 1)).toEqual(['b']);
+    expect(await flow.park(sub, ['b'], 1)).toEqual([{ jobId: 'b', parkedAt: null }]);
+  });
+
+  it('keeps a job parked at enqueue out of BullMQ, findable in its line until promoted', async () => {
+    const sub = subscription();
+    expect(await flow.admit(sub, ['in', 'waits'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.isParked(sub, 'waits')).toBe(true);
+    expect(await flow.isParked(sub, 'in')).toBe(false);
+    await flow.release(sub, 'in', 'success', 1);
+    expect(await flow.isParked(sub, 'waits')).toBe(false);
+  });
+});
+
+describe('the pump (what lost releases would have done)', () => {
+  const lastAllowed = 600_000;
+
+  it("admits the head of the line once a lost job's place has expired, and unlists an empty line", async () => {
+    const sub = subscription();
+    const parkedAt = clock;
+    expect(await flow.admit(sub, ['lost', 'next'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.lines()).toContain(sub);
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
+    expect(await flow.lines()).toContain(sub);
+    clock += 60_001;
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([{ jobId: 'next', parkedAt }]);
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
+    expect(await flow.lines()).not.toContain(sub);
+  });
+
+  it('lets one parked job wait for a due probe no job waits for, once', async () => {
+    const sub = subscription();
+    for (const job of ['a', 'b', 'c']) {
+      await flow.acquire(sub, job, unlimited);
+      await flow.release(sub, job, 'failure', 10);
+    }
+    // The first job waits for the probe time; the others park. Say the waiting one was lost.
+    const [waiter, ...rest] = await flow.admit(sub, ['w', 'p1', 'p2'], 10);
+    expect(typeof waiter).toBe('number');
+    expect(rest).toEqual(['parked', 'parked']);
+    expect(await flow.pump(sub, 10, lastAllowed)).toEqual([]);
+    clock += 1_000;
+    // Due now, but 'w' waits for this probe time: nothing to do.
+    expect(await flow.pump(sub, 10, lastAllowed)).toEqual([]);
+    clock += 1_000;
+    await flow.acquire(sub, 'probe', unlimited);
+    await flow.release(sub, 'probe', 'neutral', 10);
+    // The probe ended telling nothing, nobody waits: the pump hands the head over, once.
+    const handed = await flow.pump(sub, 10, lastAllowed);
+    expect(handed.map((job) => job.jobId)).toEqual(['p1']);
+    expect(await flow.pump(sub, 10, lastAllowed)).toEqual([]);
+  });
+
+  it('hands over jobs parked at enqueue past their last allowed time, even behind an open breaker', async () => {
+    const sub = subscription();
+    for (const job of ['a', 'b', 'c']) {
+      await flow.acquire(sub, job, unlimited);
+      await flow.release(sub, job, 'failure', 10);
+    }
+    const parkedAt = clock;
+    const [, ...rest] = await flow.admit(sub, ['w', 'old-1', 'old-2'], 10);
+    expect(rest).toEqual(['parked', 'parked']);
+    clock += 500;
+    await flow.admit(sub, ['young'], 10);
+    clock = parkedAt + lastAllowed;
+    expect(await flow.pump(sub, 10, lastAllowed)).toEqual([
+      { jobId: 'old-1', parkedAt },
+      { jobId: 'old-2', parkedAt },
+    ]);
+    expect(await flow.isParked(sub, 'young')).toBe(true);
   });
 });

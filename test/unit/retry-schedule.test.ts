@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { filterMatches, unknownFilters } from '../../src/webhooks/filters.js';
-import { retryDelayMs } from '../../src/webhooks/queue.js';
+import { deliverJobOf, jobIdOf, retryDelayMs } from '../../src/webhooks/queue.js';
 
 describe('the retry schedule', () => {
   const schedule = loadConfig('delivery', {}).WEBHOOK_RETRY_SCHEDULE;
@@ -58,5 +58,23 @@ describe('event type filters', () => {
 
   it('refuse filters that match no known type', () => {
     expect(unknownFilters(['user.*', 'user.exploded', 'admin.*', '*'])).toEqual(['user.exploded', 'admin.*']);
+  });
+});
+
+describe('a delivery job id', () => {
+  it.each([
+    { deliveryId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', generation: 0 },
+    { deliveryId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', generation: 7 },
+  ])('names its job: the job parked without a BullMQ job is rebuilt from it (%o)', (job) => {
+    expect(deliverJobOf(jobIdOf(job))).toEqual(job);
+  });
+
+  it.each([
+    'not-a-uuid',
+    '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.0',
+    '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.1.2',
+    '',
+  ])('is refused when jobIdOf cannot have made it: %j', (id) => {
+    expect(deliverJobOf(id)).toBeNull();
   });
 });

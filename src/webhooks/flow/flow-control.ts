@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { acquireScript, admitScript, parkScript, releaseScript } from './scripts.js';
+import { acquireScript, admitScript, parkScript, pumpScript, releaseScript } from './scripts.js';
 
 /** A subscription's limits, as the flow control needs them. */
 export interface FlowLimits {
@@ -28,13 +28,22 @@ export type Verdict = 'success' | 'failure' | 'neutral';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
+/**
+ * A parked job taken from its line: `parkedAt` null when its BullMQ job is delayed (promote it), else
+ * when it was parked at enqueue, with no BullMQ job yet (add it, created at that time).
+ */
+export interface Parked {
+  jobId: string;
+  parkedAt: number | null;
+}
+
 export interface Release {
   transition: '' | 'opened' | 'reopened' | 'closed';
   state: CircuitState;
   failures: number;
   nextProbeAt: number | null;
   /** Parked jobs to promote now (or, after 'reopened', the one job to delay to the next probe). */
-  jobIds: string[];
+  parked: Parked[];
 }
 
 export interface Circuit {
@@ -53,6 +62,12 @@ export const CLOSED_CIRCUIT: Circuit = { state: 'closed', failures: 0, since: nu
 export const CIRCUITS_KEY = 'hookline:flow:circuits';
 
 /**
+ * Subscriptions that may have jobs parked for a queue (member: id, score: when it last parked one),
+ * for that queue's pump.
+ */
+export const linesKey = (queueName: string) => `hookline:flow:lines:${queueName}`;
+
+/**
  * How long an admission holds a place in the ready queue until its job is taken (taking it renews
  * the place): if the job is lost (Redis data, an obliterated queue), its place comes back this soon.
  */
@@ -63,7 +78,18 @@ type FlowRedis = Redis & {
   hooklineFlowAcquire(...args: (string | number)[]): Promise<(string | number)[]>;
   hooklineFlowRelease(...args: (string | number)[]): Promise<(string | number)[]>;
   hooklineFlowPark(...args: (string | number)[]): Promise<string[]>;
+  hooklineFlowPump(...args: (string | number)[]): Promise<(string | number)[]>;
 };
+
+/** The scripts' flat (id, where) pairs as parked jobs. */
+function parkedOf(flat: readonly (string | number)[]): Parked[] {
+  const out: Parked[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const parkedAt = Number(flat[i + 1]);
+    out.push({ jobId: String(flat[i]), parkedAt: parkedAt > 0 ? parkedAt : null });
+  }
+  return out;
+}
 
 /**
  * Per-subscription flow control shared by every delivery process through Redis: admission to the
@@ -75,17 +101,28 @@ export class FlowControl {
 
   constructor(
     redis: Redis,
-    private readonly options: { breaker: BreakerPolicy; leaseMs: number; now?: () => number },
+    private readonly options: {
+      breaker: BreakerPolicy;
+      leaseMs: number;
+      /** The BullMQ queue whose jobs this flow parks (its pump adds them there). */
+      queueName: string;
+      now?: () => number;
+    },
   ) {
     for (const [name, lua] of [
       ['hooklineFlowAdmit', admitScript],
       ['hooklineFlowAcquire', acquireScript],
       ['hooklineFlowRelease', releaseScript],
       ['hooklineFlowPark', parkScript],
+      ['hooklineFlowPump', pumpScript],
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 6, lua });
     }
     this.redis = redis as FlowRedis;
+  }
+
+  private get linesKey(): string {
+    return linesKey(this.options.queueName);
   }
 
   private now(): number {
@@ -100,19 +137,19 @@ export class FlowControl {
       `${tag}:parked`,
       `${tag}:breaker`,
       `${tag}:rate`,
-      `${tag}:parked-set`,
+      `${tag}:parked-jobs`,
     ];
   }
 
   /**
-   * At enqueue: which jobs go to the ready queue now ('ready'), which are parked ('park': add them
-   * delayed, then call park), and which wait for the breaker's probe time (a number: the time).
+   * At enqueue: which jobs go to the ready queue now ('ready'), which are parked, with no BullMQ job
+   * until they are promoted ('parked'), and which wait for the breaker's probe time (the time).
    */
   async admit(
     subscriptionId: string,
     jobIds: string[],
     window: number,
-  ): Promise<('ready' | 'park' | number)[]> {
+  ): Promise<('ready' | 'parked' | number)[]> {
     if (jobIds.length === 0) return [];
     const out = await this.redis.hooklineFlowAdmit(
       ...FlowControl.keys(subscriptionId),
@@ -121,19 +158,57 @@ export class FlowControl {
       window,
       ...jobIds,
     );
-    return out.map((code) => (code === 0 ? 'ready' : code === 1 ? 'park' : Number(code)));
+    const parked = out.includes(1);
+    if (parked) await this.redis.zadd(this.linesKey, this.now(), subscriptionId);
+    return out.map((code) => (code === 0 ? 'ready' : code === 1 ? 'parked' : Number(code)));
   }
 
-  /** Jobs now delayed in BullMQ join the parked line; returns the ids to promote at once. */
-  async park(subscriptionId: string, jobIds: string[], window: number): Promise<string[]> {
+  /** Jobs a worker has delayed in BullMQ join the parked line; returns the jobs to promote at once. */
+  async park(subscriptionId: string, jobIds: string[], window: number): Promise<Parked[]> {
     if (jobIds.length === 0) return [];
-    return this.redis.hooklineFlowPark(
+    const out = await this.redis.hooklineFlowPark(
       ...FlowControl.keys(subscriptionId),
       this.now(),
       window,
       ADMIT_TTL_MS,
       ...jobIds,
     );
+    await this.redis.zadd(this.linesKey, this.now(), subscriptionId);
+    return parkedOf(out);
+  }
+
+  /**
+   * The subscriptions that may have a line, for the pump. A subscription is listed from before its
+   * first job parks until after a pump finds its line empty (see `pump`).
+   */
+  async lines(): Promise<string[]> {
+    return this.redis.zrange(this.linesKey, 0, -1);
+  }
+
+  /**
+   * Does what releases would have done for a subscription's line had none been lost (see the pump
+   * script), and drops a line found empty from the list: removed first, then listed again if a job
+   * parked meanwhile, so a line is never left unlisted.
+   */
+  async pump(subscriptionId: string, window: number, lastAllowedMs: number): Promise<Parked[]> {
+    const [length, ...flat] = await this.redis.hooklineFlowPump(
+      ...FlowControl.keys(subscriptionId),
+      this.now(),
+      window,
+      ADMIT_TTL_MS,
+      lastAllowedMs,
+    );
+    if (Number(length) === 0) {
+      await this.redis.zrem(this.linesKey, subscriptionId);
+      const still = await this.redis.llen(FlowControl.keys(subscriptionId)[2] ?? '');
+      if (still > 0) await this.redis.zadd(this.linesKey, this.now(), subscriptionId);
+    }
+    return parkedOf(flat);
+  }
+
+  /** Whether a job waits in its subscription's line (so it is not lost, though BullMQ lacks it). */
+  async isParked(subscriptionId: string, jobId: string): Promise<boolean> {
+    return (await this.redis.hexists(FlowControl.keys(subscriptionId)[5] ?? '', jobId)) === 1;
   }
 
   /** Before an attempt: a lease (and the rate's token), or why and until when to defer. */
@@ -160,7 +235,7 @@ export class FlowControl {
   /** After an attempt, or a job that ended without one (verdict neutral). */
   async release(subscriptionId: string, jobId: string, verdict: Verdict, window: number): Promise<Release> {
     const { breaker } = this.options;
-    const [transition, state, failures, nextProbeAt, ...jobIds] = await this.redis.hooklineFlowRelease(
+    const [transition, state, failures, nextProbeAt, ...flat] = await this.redis.hooklineFlowRelease(
       ...FlowControl.keys(subscriptionId),
       this.now(),
       jobId,
@@ -176,7 +251,7 @@ export class FlowControl {
       state: String(state) as CircuitState,
       failures: Number(failures),
       nextProbeAt: Number(nextProbeAt) || null,
-      jobIds: jobIds.map(String),
+      parked: parkedOf(flat),
     };
   }
 
@@ -197,5 +272,6 @@ export class FlowControl {
   async forget(subscriptionId: string): Promise<void> {
     await this.redis.del(...FlowControl.keys(subscriptionId));
     await this.redis.zrem(CIRCUITS_KEY, subscriptionId);
+    await this.redis.zrem(this.linesKey, subscriptionId);
   }
 }

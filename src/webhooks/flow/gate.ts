@@ -4,13 +4,15 @@ import type { Sql } from '../../db/client.js';
 import { buildSystemEvent } from '../../events/envelope.js';
 import { enqueueEventsSql } from '../../events/outbox.js';
 import type { Logger } from '../../logger.js';
+import { type Component, periodicComponent } from '../../platform/component.js';
 import type { WebhookMetrics } from '../metrics.js';
-import { DELIVER_JOB } from '../queue.js';
+import { DELIVER_JOB, deliverJobOf, deliverJobOptions } from '../queue.js';
 import type { ActiveSubscription } from '../subscription-index.js';
 import {
   type Admission,
   CIRCUITS_KEY,
   type FlowControl,
+  type Parked,
   type Release,
   type Verdict,
 } from './flow-control.js';
@@ -21,6 +23,8 @@ export const PARK_FALLBACK_MS = 5 * 60_000;
 export interface FlowGateOptions {
   flow: FlowControl;
   queue: Queue;
+  /** Retries of a delivery job (the schedule's length), for the jobs added at their promotion. */
+  retries: number;
   redis: Redis;
   sql: Sql;
   metrics: WebhookMetrics;
@@ -63,28 +67,28 @@ export class FlowGate {
   async leave(job: Job, sub: Subscription, verdict: Verdict): Promise<void> {
     const release = await this.options.flow.release(sub.id, job.id ?? '', verdict, sub.maxInFlight);
     if (release.transition === 'reopened') {
-      await this.reschedule(release.jobIds, release.nextProbeAt ?? Date.now());
+      await this.reschedule(release.parked, release.nextProbeAt ?? Date.now());
     } else {
-      await promoteJobs(this.options, sub.id, sub.maxInFlight, release.jobIds);
+      await promoteJobs(this.options, sub.id, sub.maxInFlight, release.parked);
     }
     if (release.transition) await this.onTransition(sub, release);
   }
 
-  private async reschedule(jobIds: string[], at: number): Promise<void> {
+  /** The job taken from the line to wait for the next probe: delayed until then. */
+  private async reschedule(parked: Parked[], at: number): Promise<void> {
+    const delay = Math.max(0, at - Date.now());
+    await addParked(this.options, parked, delay);
     await Promise.all(
-      jobIds.map((id) =>
-        this.jobRef(id)
-          .changeDelay(Math.max(0, at - Date.now()))
-          .catch((error: unknown) =>
-            this.options.logger.debug({ jobId: id, err: error }, 'parked job not rescheduled'),
-          ),
-      ),
+      parked
+        .filter((job) => job.parkedAt === null)
+        .map(({ jobId }) =>
+          new BullJob(this.options.queue, DELIVER_JOB, {}, {}, jobId)
+            .changeDelay(delay)
+            .catch((error: unknown) =>
+              this.options.logger.debug({ jobId, err: error }, 'parked job not rescheduled'),
+            ),
+        ),
     );
-  }
-
-  /** A handle on a job by id, for the scripts that need only its id (promote, changeDelay). */
-  private jobRef(id: string): Job {
-    return new BullJob(this.options.queue, DELIVER_JOB, {}, {}, id);
   }
 
   private async onTransition(sub: Subscription, release: Release): Promise<void> {
@@ -119,26 +123,76 @@ export class FlowGate {
 }
 
 /**
- * Parked jobs (delayed in BullMQ) to run now. One that is not delayed any more (its fallback fired,
- * or it ended) would hold its admitted place for nothing: it gives the place back at once, which
- * admits the next in line.
+ * Parked jobs to run now. One parked at enqueue gets its BullMQ job, created at the time it parked
+ * (so its last allowed time is unchanged). One delayed in BullMQ is promoted; if it is not delayed
+ * any more (its fallback fired, or it ended) it would hold its admitted place for nothing: it gives
+ * the place back at once, which admits the next in line.
  */
 export async function promoteJobs(
-  deps: { flow: FlowControl; queue: Queue },
+  deps: { flow: FlowControl; queue: Queue; retries: number },
   subscriptionId: string,
   window: number,
-  jobIds: string[],
+  parked: Parked[],
 ): Promise<void> {
+  if (parked.length === 0) return;
+  await addParked(deps, parked, 0);
   await Promise.all(
-    jobIds.map(async (id) => {
-      try {
-        await new BullJob(deps.queue, DELIVER_JOB, {}, {}, id).promote();
-      } catch {
-        const release = await deps.flow.release(subscriptionId, id, 'neutral', window);
-        await promoteJobs(deps, subscriptionId, window, release.jobIds);
-      }
-    }),
+    parked
+      .filter((job) => job.parkedAt === null)
+      .map(async ({ jobId }) => {
+        try {
+          await new BullJob(deps.queue, DELIVER_JOB, {}, {}, jobId).promote();
+        } catch {
+          const release = await deps.flow.release(subscriptionId, jobId, 'neutral', window);
+          await promoteJobs(deps, subscriptionId, window, release.parked);
+        }
+      }),
   );
+}
+
+/** The BullMQ jobs of those parked at enqueue, in one addBulk (an id BullMQ holds is left as it is). */
+async function addParked(deps: { queue: Queue; retries: number }, parked: Parked[], delay: number) {
+  const jobs = parked.flatMap(({ jobId, parkedAt }) => {
+    const data = parkedAt === null ? null : deliverJobOf(jobId);
+    if (!data) return [];
+    const opts = { ...deliverJobOptions(data, deps.retries), delay, timestamp: parkedAt ?? undefined };
+    return [{ name: DELIVER_JOB, data, opts }];
+  });
+  if (jobs.length > 0) await deps.queue.addBulk(jobs);
+}
+
+/**
+ * Every few seconds, for each subscription with a line: the pump script (promotions a lost release
+ * would have made, a due probe nobody waits for, jobs parked past their last allowed time), and the
+ * jobs it hands over are queued.
+ */
+export function pumpComponent(options: {
+  flow: FlowControl;
+  queue: Queue;
+  retries: number;
+  lastAllowedMs: number;
+  /** A subscription's max_in_flight (its window); undefined when it no longer exists. */
+  windowOf: (subscriptionId: string) => Promise<number | undefined>;
+  logger: Logger;
+  intervalMs?: number;
+}): Component {
+  return periodicComponent({
+    name: 'flow-pump',
+    intervalMs: options.intervalMs ?? 5_000,
+    logger: options.logger,
+    failure: 'pumping parked deliveries failed',
+    task: async () => {
+      for (const subscriptionId of await options.flow.lines()) {
+        const window = await options.windowOf(subscriptionId);
+        if (window === undefined) {
+          await options.flow.forget(subscriptionId);
+          continue;
+        }
+        const parked = await options.flow.pump(subscriptionId, window, options.lastAllowedMs);
+        await promoteJobs(options, subscriptionId, window, parked);
+      }
+    },
+  });
 }
 
 const parks = (admission: Exclude<Admission, { kind: 'ok' }>) =>

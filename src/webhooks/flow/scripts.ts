@@ -5,15 +5,32 @@
  *
  * 1. `leases` (ZSET): attempts in flight, member = job id, score = when the lease expires (ms).
  * 2. `admitted` (ZSET): jobs let into the ready queue, member = job id, score = expiry (ms).
- * 3. `parked` (LIST): job ids waiting for a slot (their BullMQ jobs are delayed, with a fallback).
+ * 3. `parked` (LIST): job ids waiting for a slot or for the breaker, in order.
  * 4. `breaker` (HASH): state (closed | open | half_open), failures, opened_at, next_probe_at,
  *    cooldown_ms, probe (the job id of the probe), waiter (the probe time a job already waits for).
  * 5. `rate` (HASH): tat, the theoretical arrival time of GCRA (a token bucket in one number), and
  *    `r:<job id>`: a slot reserved for a job deferred by the rate.
- * 6. `parked-set` (SET): the ids in `parked`, so that a job enqueued twice is parked once.
+ * 6. `parked-jobs` (HASH): the ids in `parked` (so that a job enqueued twice is parked once), each
+ *    with where its job is: `0` delayed in BullMQ (deferred by a worker, with a fallback time), or the
+ *    time (ms) it was parked at enqueue, when it is not in BullMQ at all until it is promoted.
  *
  * See docs/adr/0009-endpoint-isolation.md for the model.
  */
+
+/** Shared: parks a job (once), and takes the line's head as {id, where} (see key 6). */
+const line = `
+local function park_job(jobId, where)
+  if redis.call('HSETNX', KEYS[6], jobId, where) == 1 then redis.call('RPUSH', KEYS[3], jobId) end
+end
+local function pop_job(out)
+  local id = redis.call('LPOP', KEYS[3])
+  if not id then return nil end
+  local where = redis.call('HGET', KEYS[6], id) or '0'
+  redis.call('HDEL', KEYS[6], id)
+  out[#out + 1] = id; out[#out + 1] = where
+  return id
+end
+`;
 
 /** Shared by the scripts: the breaker's gate. Returns nil when closed (or a probe may go now). */
 const breakerGate = `
@@ -35,25 +52,28 @@ end
 
 /**
  * admit(now, admitTtlMs, window, jobId...) at enqueue: each job is admitted to the ready queue while
- * fewer than `window` are, nothing is parked before it and the breaker is closed; otherwise it is to
- * be parked (or, for one job per probe time, to wait for the probe). Returns per job: 0 admitted,
- * 1 to park (added delayed, then handed to park), or the probe time (ms) to delay it to.
+ * fewer than `window` are, nothing is parked before it and the breaker is closed; otherwise it is
+ * parked here and now, without a BullMQ job (one job per probe time waits for the probe instead).
+ * Returns per job: 0 admitted (add it), 1 parked (add nothing), or the probe time (ms) to add it
+ * delayed to.
  */
-export const admitScript = `${breakerGate}
+export const admitScript = `${line}${breakerGate}
 local now, ttl, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {}
 for i = 4, #ARGV do
   local jobId = ARGV[i]
   local gate = breaker_gate(now, jobId)
-  if gate then
-    if gate[3] == 0 then out[#out + 1] = gate[2] else out[#out + 1] = 1 end
+  if gate and gate[3] == 0 then
+    out[#out + 1] = gate[2]
+  elseif gate then
+    park_job(jobId, tostring(now)); out[#out + 1] = 1
   elseif redis.call('ZSCORE', KEYS[2], jobId) then
     out[#out + 1] = 0
   elseif redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[2]) < window then
     redis.call('ZADD', KEYS[2], now + ttl, jobId); out[#out + 1] = 0
   else
-    out[#out + 1] = 1
+    park_job(jobId, tostring(now)); out[#out + 1] = 1
   end
 end
 return out
@@ -111,17 +131,15 @@ redis.call('ZADD', KEYS[2], now + ttl, jobId)
 return {'ok', probe}
 `;
 
-/** Shared: admits parked jobs while the window has room and the breaker is closed; appends their ids. */
+/** Shared: admits parked jobs while the window has room and the breaker is closed; appends them. */
 const promoteParked = `
 local function promote_parked(now, window, ttl, out)
   local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
   if state ~= 'closed' then return end
   while redis.call('ZCARD', KEYS[2]) < window do
-    local id = redis.call('LPOP', KEYS[3])
+    local id = pop_job(out)
     if not id then break end
-    redis.call('SREM', KEYS[6], id)
     redis.call('ZADD', KEYS[2], now + ttl, id)
-    out[#out + 1] = id
   end
 end
 `;
@@ -130,10 +148,10 @@ end
  * release(now, jobId, verdict, threshold, cooldownMs, maxCooldownMs, window, admitTtlMs) after an
  * attempt (verdict success | failure | neutral) or a job that ended without one (neutral): frees the
  * lease and the admission, moves the breaker, and admits parked jobs while the window has room and
- * the breaker is closed. Returns {transition, state, failures, nextProbeAt, promoted ids...};
+ * the breaker is closed. Returns {transition, state, failures, nextProbeAt, promoted (id, where)...};
  * transition is '', 'opened', 'reopened' or 'closed'.
  */
-export const releaseScript = `${promoteParked}
+export const releaseScript = `${line}${promoteParked}
 local now, jobId, verdict = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local threshold, cooldown, maxCooldown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local window, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -161,8 +179,10 @@ elseif verdict == 'failure' then
     state = 'open'; transition = 'opened'
   end
 elseif state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
-  -- The probe ended without telling anything of the endpoint: the next job may probe.
+  -- The probe ended without telling anything of the endpoint: the next job may probe (and one
+  -- parked job may wait for it: the pump hands it over if no job comes).
   redis.call('HSET', KEYS[4], 'state', 'open', 'probe', '')
+  redis.call('HDEL', KEYS[4], 'waiter')
   state = 'open'
 end
 local out = {transition, state, tonumber(redis.call('HGET', KEYS[4], 'failures') or '0'),
@@ -171,29 +191,58 @@ if state == 'closed' then
   promote_parked(now, window, ttl, out)
 elseif state == 'open' and transition == 'reopened' then
   -- Someone must try again at the next probe time: the first parked job, if any.
-  local id = redis.call('LPOP', KEYS[3])
-  if id then
-    redis.call('SREM', KEYS[6], id)
+  if pop_job(out) then
     redis.call('HSET', KEYS[4], 'waiter', redis.call('HGET', KEYS[4], 'next_probe_at'))
-    out[#out + 1] = id
   end
 end
 return out
 `;
 
 /**
- * park(now, window, admitTtlMs, jobId...): jobs already delayed in BullMQ (with a fallback time) join
- * the line; if the window has room meanwhile (a release came between the decision and now), the
- * line's head is admitted at once. Returns the ids to promote. Pushing only once the BullMQ job is
- * delayed means a promotion never races a job that is not delayed yet.
+ * park(now, window, admitTtlMs, jobId...): jobs a worker has just delayed in BullMQ (with a fallback
+ * time) join the line; if the window has room meanwhile (a release came between the decision and
+ * now), the line's head is admitted at once. Returns the (id, where) pairs to promote. Pushing only
+ * once the BullMQ job is delayed means a promotion never races a job that is not delayed yet.
  */
-export const parkScript = `${promoteParked}
+export const parkScript = `${line}${promoteParked}
 local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 4, #ARGV do
-  if redis.call('SADD', KEYS[6], ARGV[i]) == 1 then redis.call('RPUSH', KEYS[3], ARGV[i]) end
-end
+for i = 4, #ARGV do park_job(ARGV[i], '0') end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {}
 promote_parked(now, window, ttl, out)
+return out
+`;
+
+/**
+ * pump(now, window, admitTtlMs, lastAllowedMs), run periodically for every subscription with a line:
+ * what the releases would have done had none been lost (a process that died between a release and
+ * its promotions, leases that expired). Admits the line's head while the window has room and the
+ * breaker is closed; lets one job wait for a due probe no job waits for; and hands over jobs parked
+ * at enqueue past their last allowed time (the worker ends them dead). Returns {length of the line,
+ * (id, where)...}.
+ */
+export const pumpScript = `${line}${promoteParked}
+local now, window, ttl, lastAllowed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local out = {0}
+for _ = 1, 1000 do
+  local head = redis.call('LINDEX', KEYS[3], 0)
+  if not head then break end
+  local parkedAt = tonumber(redis.call('HGET', KEYS[6], head) or '0')
+  if parkedAt == 0 or parkedAt + lastAllowed > now then break end
+  pop_job(out)
+end
+promote_parked(now, window, ttl, out)
+local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
+if state ~= 'closed' then
+  local nextProbe = tonumber(redis.call('HGET', KEYS[4], 'next_probe_at') or '0')
+  local probe = redis.call('HGET', KEYS[4], 'probe')
+  local probeInFlight = probe and probe ~= '' and redis.call('ZSCORE', KEYS[1], probe)
+  if now >= nextProbe and not probeInFlight and redis.call('HGET', KEYS[4], 'waiter') ~= tostring(nextProbe) then
+    if pop_job(out) then redis.call('HSET', KEYS[4], 'waiter', tostring(nextProbe)) end
+  end
+end
+out[1] = redis.call('LLEN', KEYS[3])
 return out
 `;
