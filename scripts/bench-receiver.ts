@@ -41,6 +41,7 @@ function receiver(behaviour: Behaviour): http.Server {
 
   const server = http.createServer((req, res) => {
     if (req.method === 'GET') {
+      const query = new URL(req.url ?? '/', 'http://receiver').searchParams;
       const sorted = [...latencies].sort((a, b) => a - b);
       const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -56,9 +57,13 @@ function receiver(behaviour: Behaviour): http.Server {
           p95: at(0.95),
           p99: at(0.99),
           max: sorted.at(-1) ?? 0,
+          // The slowest arrival of each second since the first (where the tail comes from).
+          max_by_second: maxBySecond(arrivals, latencies),
+          // Every latency, with ?raw=1 (to pool several measurements).
+          latencies: query.get('raw') === '1' ? latencies : undefined,
         }),
       );
-      if (req.url === '/stats?reset=1') {
+      if (query.get('reset') === '1') {
         latencies.length = 0;
         arrivals.length = 0;
         seen.clear();
@@ -90,6 +95,16 @@ function receiver(behaviour: Behaviour): http.Server {
   });
   server.keepAliveTimeout = 60_000;
   return server;
+}
+
+function maxBySecond(arrivals: number[], latencies: number[]): number[] {
+  const first = arrivals[0] ?? 0;
+  const out: number[] = [];
+  for (const [i, at] of arrivals.entries()) {
+    const second = Math.floor((at - first) / 1_000);
+    out[second] = Math.max(out[second] ?? 0, latencies[i] ?? 0);
+  }
+  return Array.from(out, (value) => value ?? 0);
 }
 
 const ports: number[] = [];
