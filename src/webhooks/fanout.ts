@@ -84,6 +84,8 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
 }
 
 const CHUNK = 500;
+/** Partition batches fanned out at once (each a PostgreSQL transaction, then an enqueue). */
+const FANOUT_PARTITIONS_AT_ONCE = 4;
 
 /**
  * The fan-out worker: a kafkajs consumer group on the event topics, `eachBatch`, committing a
@@ -114,6 +116,9 @@ export class FanoutWorker implements Component {
     await this.consumer.subscribe({ topics: [...this.deps.topics], fromBeginning: true });
     await this.consumer.run({
       eachBatchAutoResolve: false,
+      // Partitions are fanned out side by side (each in its order): one partition's batch waiting on
+      // PostgreSQL does not hold the others' events back.
+      partitionsConsumedConcurrently: FANOUT_PARTITIONS_AT_ONCE,
       autoCommit: true,
       // Commit what is durable after every chunk, so a restart re-reads as little as possible.
       autoCommitThreshold: 1,

@@ -61,19 +61,22 @@ export const admitScript = `${line}${breakerGate}
 local now, ttl, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {}
+-- The breaker's gate once for the batch: nothing in the loop changes it but the waiter, which only
+-- the batch's first job can become (every later one would park).
+local gate = breaker_gate(now, ARGV[4])
+local parkedAt = tostring(now)
 for i = 4, #ARGV do
   local jobId = ARGV[i]
-  local gate = breaker_gate(now, jobId)
-  if gate and gate[3] == 0 then
+  if gate and i == 4 and gate[3] == 0 then
     out[#out + 1] = gate[2]
   elseif gate then
-    park_job(jobId, tostring(now)); out[#out + 1] = 1
+    park_job(jobId, parkedAt); out[#out + 1] = 1
   elseif redis.call('ZSCORE', KEYS[2], jobId) then
     out[#out + 1] = 0
   elseif redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[2]) < window then
     redis.call('ZADD', KEYS[2], now + ttl, jobId); out[#out + 1] = 0
   else
-    park_job(jobId, tostring(now)); out[#out + 1] = 1
+    park_job(jobId, parkedAt); out[#out + 1] = 1
   end
 end
 return out
