@@ -316,7 +316,7 @@ describe('per-subscription flow limits across two delivery processes', () => {
     // subscription's admission window, so no parked job is promoted in its stead. Measured: 12-15 s,
     // up to 18 s with a benchmark loading the machine and 19.5 s in a clean-clone run of the whole
     // suite on 2 cores (late timers); 20 s of slack still tells "taken back by the re-run" from
-    // "stuck" (until the admission's 60 s TTL or the 5-minute park fallback).
+    // "stuck" (until the admission's 60 s TTL, after which the pump admits the next in line).
     const bound = LOCK_DURATION_MS + STALLED_INTERVAL_MS + 20_000;
     await vi.waitFor(() => expect(receiver.open()).toHaveLength(maxInFlight), {
       timeout: bound + 10_000,

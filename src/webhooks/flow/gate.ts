@@ -42,7 +42,11 @@ type Subscription = Pick<ActiveSubscription, 'id' | 'url' | 'maxInFlight' | 'rat
  * breaker's transitions). See docs/adr/0009-endpoint-isolation.md.
  */
 export class FlowGate {
-  constructor(private readonly options: FlowGateOptions) {}
+  private readonly options: FlowGateOptions & { adder: BulkAdder };
+
+  constructor(options: FlowGateOptions) {
+    this.options = { ...options, adder: new BulkAdder(options.queue) };
+  }
 
   async enter(
     job: Job,
@@ -129,7 +133,7 @@ export class FlowGate {
  * the place back at once, which admits the next in line.
  */
 export async function promoteJobs(
-  deps: { flow: FlowControl; queue: Queue; retries: number },
+  deps: { flow: FlowControl; queue: Queue; retries: number; adder?: BulkAdder },
   subscriptionId: string,
   window: number,
   parked: Parked[],
@@ -150,15 +154,47 @@ export async function promoteJobs(
   );
 }
 
-/** The BullMQ jobs of those parked at enqueue, in one addBulk (an id BullMQ holds is left as it is). */
-async function addParked(deps: { queue: Queue; retries: number }, parked: Parked[], delay: number) {
+type BulkJob = Parameters<Queue['addBulk']>[0][number];
+
+/**
+ * Adds jobs to a queue in one addBulk per turn of the event loop: the promotions of many attempts
+ * that end together (one each) become one round trip, not one per attempt.
+ */
+export class BulkAdder {
+  private pending: BulkJob[] = [];
+  private flush: Promise<void> | undefined;
+
+  constructor(private readonly queue: Queue) {}
+
+  add(jobs: BulkJob[]): Promise<void> {
+    this.pending.push(...jobs);
+    this.flush ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        const batch = this.pending;
+        this.pending = [];
+        this.flush = undefined;
+        this.queue.addBulk(batch).then(() => resolve(), reject);
+      });
+    });
+    return this.flush;
+  }
+}
+
+/** The BullMQ jobs of those parked at enqueue, added (an id BullMQ holds is left as it is). */
+async function addParked(
+  deps: { queue: Queue; retries: number; adder?: BulkAdder },
+  parked: Parked[],
+  delay: number,
+) {
   const jobs = parked.flatMap(({ jobId, parkedAt }) => {
     const data = parkedAt === null ? null : deliverJobOf(jobId);
     if (!data) return [];
     const opts = { ...deliverJobOptions(data, deps.retries), delay, timestamp: parkedAt ?? undefined };
     return [{ name: DELIVER_JOB, data, opts }];
   });
-  if (jobs.length > 0) await deps.queue.addBulk(jobs);
+  if (jobs.length === 0) return;
+  if (deps.adder) await deps.adder.add(jobs);
+  else await deps.queue.addBulk(jobs);
 }
 
 /**
