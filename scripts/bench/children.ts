@@ -1,6 +1,7 @@
 // The bench's child processes: started with tsx, awaited until they print their ready line, and
 // stopped (SIGTERM, then SIGKILL after a grace period) newest first, each awaited until it has exited.
 // Their logs (stdout) are dropped, or written to BENCH_LOG_DIR/<script>-<pid>.log when it is set.
+// With BENCH_CPU_PROF_DIR set, each writes a CPU profile (.cpuprofile) there when it exits.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -12,7 +13,10 @@ export class Children {
 
   /** Starts `node --import tsx <command>` and resolves with the first stdout line `ready` accepts. */
   start(command: string[], env: Record<string, string>, ready: (line: string) => boolean): Promise<Started> {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...command], {
+    // BENCH_CPU_PROF_DIR: each child writes a CPU profile there when it exits (node --cpu-prof).
+    const profile = process.env.BENCH_CPU_PROF_DIR;
+    const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...command], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
