@@ -36,7 +36,7 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
   const metrics = createWebhookMetrics(deps.metrics.registry);
   registerQueueGauge(deps.metrics.registry, queue);
   const secrets = new SecretBox(deps.config.WEBHOOK_SECRETS_KEYS);
-  const flowRedis = createRedis(deps.config.REDIS_URL, 'command', 'flow', { enableAutoPipelining: true });
+  const flowRedis = createRedis(deps.config.REDIS_URL, 'command', 'flow');
   flowRedis.on('error', () => {});
   deps.onClose(async () => {
     await flowRedis.quit().catch(() => flowRedis.disconnect());
@@ -49,7 +49,7 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
     metrics,
     secrets,
     index: new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets),
-    // Its own connection, auto-pipelined: the scripts of concurrent jobs share one write.
+    // Its own connection; calls for one subscription made together share one script call.
     flow: new FlowControl(flowRedis, {
       breaker: {
         failureThreshold: deps.config.WEBHOOK_BREAKER_FAILURES,

@@ -56,6 +56,31 @@ describe('max_in_flight', () => {
   });
 });
 
+describe('calls made together (one script call for a subscription per turn of the event loop)', () => {
+  it('decide each job in order, as one after the other would', async () => {
+    const sub = subscription();
+    const limits = { maxInFlight: 2, rateLimitPerSecond: null };
+    const admitted = await Promise.all(['a', 'b', 'c'].map((id) => flow.acquire(sub, id, limits)));
+    expect(admitted.map((admission) => admission.kind)).toEqual(['ok', 'ok', 'in_flight']);
+    expect(await flow.admit(sub, ['p1', 'p2', 'p3'], 2)).toEqual(['parked', 'parked', 'parked']);
+    // Two releases together: the line's head fills each freed place, handed to the last caller.
+    const released = await Promise.all([
+      flow.release(sub, 'a', 'success', 2),
+      flow.release(sub, 'b', 'failure', 2),
+    ]);
+    expect(released.map((release) => release.failures)).toEqual([0, 1]);
+    expect(released[0]?.parked).toEqual([]);
+    expect(released[1]?.parked.map((job) => job.jobId)).toEqual(['p1', 'p2']);
+  });
+
+  it('of different subscriptions stay apart', async () => {
+    const [one, two] = [subscription(), subscription()];
+    const limits = { maxInFlight: 1, rateLimitPerSecond: null };
+    const admitted = await Promise.all([flow.acquire(one, 'x', limits), flow.acquire(two, 'x', limits)]);
+    expect(admitted.map((admission) => admission.kind)).toEqual(['ok', 'ok']);
+  });
+});
+
 describe('rate_limit_per_second', () => {
   it('lets a burst of one second through, then gives each later job its own reserved slot', async () => {
     const sub = subscription();

@@ -96,8 +96,14 @@ function parkedOf(flat: readonly (string | number)[]): Parked[] {
  * ready queue (fairness), leases for attempts in flight, a GCRA rate limit, and the circuit breaker.
  * Each call is one atomic script on the subscription's own keys.
  */
+interface Batch<I, O> {
+  inputs: I[];
+  waiters: { resolve: (output: O) => void; reject: (error: unknown) => void }[];
+}
+
 export class FlowControl {
   private readonly redis: FlowRedis;
+  private readonly pending = new Map<string, Batch<unknown, unknown>>();
 
   constructor(
     redis: Redis,
@@ -211,48 +217,107 @@ export class FlowControl {
     return (await this.redis.hexists(FlowControl.keys(subscriptionId)[5] ?? '', jobId)) === 1;
   }
 
-  /** Before an attempt: a lease (and the rate's token), or why and until when to defer. */
-  async acquire(subscriptionId: string, jobId: string, limits: FlowLimits): Promise<Admission> {
+  /**
+   * Before an attempt: a lease (and the rate's token), or why and until when to defer. Calls for one
+   * subscription within a turn of the event loop share one script call (see `batched`).
+   */
+  acquire(subscriptionId: string, jobId: string, limits: FlowLimits): Promise<Admission> {
+    const key = `a:${subscriptionId}:${limits.maxInFlight}:${limits.rateLimitPerSecond}`;
+    return this.batched(key, jobId, (jobIds) => this.acquireAll(subscriptionId, jobIds, limits));
+  }
+
+  private async acquireAll(subscriptionId: string, jobIds: string[], limits: FlowLimits) {
     const rate = limits.rateLimitPerSecond;
     const intervalMs = rate ? 1_000 / rate : 0;
     const burst = rate ? Math.max(1, Math.ceil(rate)) : 1;
-    const [kind, a, b] = await this.redis.hooklineFlowAcquire(
+    const flat = await this.redis.hooklineFlowAcquire(
       ...FlowControl.keys(subscriptionId),
       this.now(),
-      jobId,
       limits.maxInFlight,
       this.options.leaseMs,
       intervalMs,
       burst,
       ADMIT_TTL_MS,
+      ...jobIds,
     );
-    if (kind === 'ok') return { kind, probe: Number(a) === 1 };
-    if (kind === 'in_flight') return { kind };
-    if (kind === 'breaker') return { kind, probeAt: Number(a), park: Number(b) === 1 };
-    return { kind: 'rate', at: Number(a) };
+    return jobIds.map((_, i): Admission => {
+      const [kind, a, b] = flat.slice(i * 3, i * 3 + 3);
+      if (kind === 'ok') return { kind, probe: Number(a) === 1 };
+      if (kind === 'in_flight') return { kind };
+      if (kind === 'breaker') return { kind, probeAt: Number(a), park: Number(b) === 1 };
+      return { kind: 'rate', at: Number(a) };
+    });
   }
 
-  /** After an attempt, or a job that ended without one (verdict neutral). */
-  async release(subscriptionId: string, jobId: string, verdict: Verdict, window: number): Promise<Release> {
+  /**
+   * After an attempt, or a job that ended without one (verdict neutral). Calls for one subscription
+   * within a turn of the event loop share one script call; the parked jobs it admits are handed to
+   * the last of them.
+   */
+  release(subscriptionId: string, jobId: string, verdict: Verdict, window: number): Promise<Release> {
+    return this.batched(`r:${subscriptionId}:${window}`, { jobId, verdict }, (releases) =>
+      this.releaseAll(subscriptionId, releases, window),
+    );
+  }
+
+  private async releaseAll(
+    subscriptionId: string,
+    releases: { jobId: string; verdict: Verdict }[],
+    window: number,
+  ): Promise<Release[]> {
     const { breaker } = this.options;
-    const [transition, state, failures, nextProbeAt, ...flat] = await this.redis.hooklineFlowRelease(
+    const flat = await this.redis.hooklineFlowRelease(
       ...FlowControl.keys(subscriptionId),
       this.now(),
-      jobId,
-      verdict,
       breaker.failureThreshold,
       breaker.cooldownMs,
       breaker.maxCooldownMs,
       window,
       ADMIT_TTL_MS,
+      ...releases.flatMap(({ jobId, verdict }) => [jobId, verdict]),
     );
-    return {
-      transition: String(transition) as Release['transition'],
-      state: String(state) as CircuitState,
-      failures: Number(failures),
-      nextProbeAt: Number(nextProbeAt) || null,
-      parked: parkedOf(flat),
-    };
+    let at = 0;
+    const out = releases.map((): Release => {
+      const [transition, state, failures, nextProbeAt, count] = flat.slice(at, at + 5);
+      const popped = flat.slice(at + 5, at + 5 + Number(count) * 2);
+      at += 5 + popped.length;
+      return {
+        transition: String(transition) as Release['transition'],
+        state: String(state) as CircuitState,
+        failures: Number(failures),
+        nextProbeAt: Number(nextProbeAt) || null,
+        parked: parkedOf(popped),
+      };
+    });
+    out.at(-1)?.parked.push(...parkedOf(flat.slice(at)));
+    return out;
+  }
+
+  /**
+   * Runs the calls made under one key within a turn of the event loop as one: `run` gets their inputs
+   * in order and gives each its result. Attempts that end together (a worker runs many at once) thus
+   * cost one script call and one round trip, not one each.
+   */
+  private batched<I, O>(key: string, input: I, run: (inputs: I[]) => Promise<O[]>): Promise<O> {
+    let batch = this.pending.get(key) as Batch<I, O> | undefined;
+    if (!batch) {
+      const created: Batch<I, O> = { inputs: [], waiters: [] };
+      batch = created;
+      this.pending.set(key, created as Batch<unknown, unknown>);
+      setImmediate(() => {
+        this.pending.delete(key);
+        run(created.inputs).then(
+          (outputs) => {
+            for (const [i, waiter] of created.waiters.entries()) waiter.resolve(outputs[i] as O);
+          },
+          (error: unknown) => {
+            for (const waiter of created.waiters) waiter.reject(error);
+          },
+        );
+      });
+    }
+    batch.inputs.push(input);
+    return new Promise<O>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
   /** The breaker of a subscription as stored (closed when never opened). */

@@ -83,55 +83,64 @@ return out
 `;
 
 /**
- * acquire(now, jobId, maxInFlight, leaseMs, intervalMs, burst, admitTtlMs) before an attempt.
- * Returns {'ok', probe} with a lease taken (and the rate's token), or a deferral: {'in_flight'} (to
- * park), {'breaker', probeAt, park} (park 1: to park; 0: wait for the probe time), {'rate', at} (the
- * job's own future slot, reserved). A deferred job leaves the admitted set.
+ * acquire(now, maxInFlight, leaseMs, intervalMs, burst, admitTtlMs, jobId...) before attempts, for
+ * each job in order. Returns a triple per job: {'ok', probe, 0} with a lease taken (and the rate's
+ * token), or a deferral: {'in_flight', 0, 0} (to park), {'breaker', probeAt, park} (park 1: to park;
+ * 0: wait for the probe time), {'rate', at, 0} (the job's own future slot, reserved). A deferred job
+ * leaves the admitted set.
  */
 export const acquireScript = `${breakerGate}
-local now, jobId = tonumber(ARGV[1]), ARGV[2]
-local maxInFlight, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4])
-local interval, burst, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now = tonumber(ARGV[1])
+local maxInFlight, leaseMs = tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval, burst, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local gate = breaker_gate(now, jobId)
-if gate then
-  redis.call('ZREM', KEYS[2], jobId)
-  redis.call('HDEL', KEYS[5], 'r:' .. jobId)
-  return gate
-end
-if not redis.call('ZSCORE', KEYS[1], jobId) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
-  redis.call('ZREM', KEYS[2], jobId)
-  -- A slot reserved by the rate is lost when the job cannot use it: it never adds to a later second.
-  redis.call('HDEL', KEYS[5], 'r:' .. jobId)
-  return {'in_flight'}
-end
-if interval > 0 then
-  -- GCRA: a job whose slot is in the future gets that slot, reserved (tat moves on), and waits for it.
-  local reserved = tonumber(redis.call('HGET', KEYS[5], 'r:' .. jobId) or '')
-  if reserved then redis.call('HDEL', KEYS[5], 'r:' .. jobId) end
-  -- A reserved slot counts only at its time (or within one interval of it); a late job queues anew.
-  if not (reserved and now <= reserved + interval) then
-    local tat = math.max(tonumber(redis.call('HGET', KEYS[5], 'tat') or '0'), now)
-    local allowAt = tat - interval * (burst - 1)
-    redis.call('HSET', KEYS[5], 'tat', tat + interval)
-    redis.call('PEXPIRE', KEYS[5], math.max(60000, tat + interval - now + 60000))
-    if allowAt > now then
-      redis.call('HSET', KEYS[5], 'r:' .. jobId, allowAt)
-      redis.call('ZREM', KEYS[2], jobId)
-      return {'rate', allowAt}
+local function acquire(jobId)
+  local gate = breaker_gate(now, jobId)
+  if gate then
+    redis.call('ZREM', KEYS[2], jobId)
+    redis.call('HDEL', KEYS[5], 'r:' .. jobId)
+    return gate
+  end
+  if not redis.call('ZSCORE', KEYS[1], jobId) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
+    redis.call('ZREM', KEYS[2], jobId)
+    -- A slot reserved by the rate is lost when the job cannot use it: it never adds to a later second.
+    redis.call('HDEL', KEYS[5], 'r:' .. jobId)
+    return {'in_flight', 0, 0}
+  end
+  if interval > 0 then
+    -- GCRA: a job whose slot is in the future gets that slot, reserved (tat moves on), and waits for it.
+    local reserved = tonumber(redis.call('HGET', KEYS[5], 'r:' .. jobId) or '')
+    if reserved then redis.call('HDEL', KEYS[5], 'r:' .. jobId) end
+    -- A reserved slot counts only at its time (or within one interval of it); a late job queues anew.
+    if not (reserved and now <= reserved + interval) then
+      local tat = math.max(tonumber(redis.call('HGET', KEYS[5], 'tat') or '0'), now)
+      local allowAt = tat - interval * (burst - 1)
+      redis.call('HSET', KEYS[5], 'tat', tat + interval)
+      redis.call('PEXPIRE', KEYS[5], math.max(60000, tat + interval - now + 60000))
+      if allowAt > now then
+        redis.call('HSET', KEYS[5], 'r:' .. jobId, allowAt)
+        redis.call('ZREM', KEYS[2], jobId)
+        return {'rate', allowAt, 0}
+      end
     end
   end
+  local probe = 0
+  local state = redis.call('HGET', KEYS[4], 'state')
+  if state == 'open' or state == 'half_open' then
+    redis.call('HSET', KEYS[4], 'state', 'half_open', 'probe', jobId)
+    probe = 1
+  end
+  redis.call('ZADD', KEYS[1], now + leaseMs, jobId)
+  redis.call('ZADD', KEYS[2], now + ttl, jobId)
+  return {'ok', probe, 0}
 end
-local probe = 0
-local state = redis.call('HGET', KEYS[4], 'state')
-if state == 'open' or state == 'half_open' then
-  redis.call('HSET', KEYS[4], 'state', 'half_open', 'probe', jobId)
-  probe = 1
+local out = {}
+for i = 7, #ARGV do
+  local result = acquire(ARGV[i])
+  out[#out + 1] = result[1]; out[#out + 1] = result[2]; out[#out + 1] = result[3]
 end
-redis.call('ZADD', KEYS[1], now + leaseMs, jobId)
-redis.call('ZADD', KEYS[2], now + ttl, jobId)
-return {'ok', probe}
+return out
 `;
 
 /** Shared: admits parked jobs while the window has room and the breaker is closed; appends them. */
@@ -148,56 +157,65 @@ end
 `;
 
 /**
- * release(now, jobId, verdict, threshold, cooldownMs, maxCooldownMs, window, admitTtlMs) after an
- * attempt (verdict success | failure | neutral) or a job that ended without one (neutral): frees the
- * lease and the admission, moves the breaker, and admits parked jobs while the window has room and
- * the breaker is closed. Returns {transition, state, failures, nextProbeAt, promoted (id, where)...};
- * transition is '', 'opened', 'reopened' or 'closed'.
+ * release(now, threshold, cooldownMs, maxCooldownMs, window, admitTtlMs, (jobId, verdict)...) after
+ * attempts (verdict success | failure | neutral) or jobs that ended without one (neutral), in order:
+ * frees each lease and admission and moves the breaker; then admits parked jobs while the window has
+ * room and the breaker is closed. Returns per job {transition, state, failures, nextProbeAt, n, then
+ * n (id, where) pairs: after 'reopened', the job to delay to the next probe}, then the batch's
+ * promoted (id, where) pairs. transition is '', 'opened', 'reopened' or 'closed'.
  */
 export const releaseScript = `${line}${promoteParked}
-local now, jobId, verdict = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local threshold, cooldown, maxCooldown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local window, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
-redis.call('ZREM', KEYS[1], jobId)
-redis.call('ZREM', KEYS[2], jobId)
+local now = tonumber(ARGV[1])
+local threshold, cooldown, maxCooldown = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local window, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
-local transition = ''
-if verdict == 'success' then
-  redis.call('HSET', KEYS[4], 'failures', 0)
-  if state ~= 'closed' then
-    redis.call('HSET', KEYS[4], 'state', 'closed', 'closed_at', now)
-    redis.call('HDEL', KEYS[4], 'probe', 'waiter', 'next_probe_at', 'cooldown_ms')
-    state = 'closed'; transition = 'closed'
+local out = {}
+local function release(jobId, verdict)
+  redis.call('ZREM', KEYS[1], jobId)
+  redis.call('ZREM', KEYS[2], jobId)
+  local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
+  local transition = ''
+  if verdict == 'success' then
+    if redis.call('HGET', KEYS[4], 'failures') ~= '0' then redis.call('HSET', KEYS[4], 'failures', 0) end
+    if state ~= 'closed' then
+      redis.call('HSET', KEYS[4], 'state', 'closed', 'closed_at', now)
+      redis.call('HDEL', KEYS[4], 'probe', 'waiter', 'next_probe_at', 'cooldown_ms')
+      state = 'closed'; transition = 'closed'
+    end
+  elseif verdict == 'failure' then
+    local failures = redis.call('HINCRBY', KEYS[4], 'failures', 1)
+    if state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
+      local next = math.min(tonumber(redis.call('HGET', KEYS[4], 'cooldown_ms') or cooldown) * 2, maxCooldown)
+      redis.call('HSET', KEYS[4], 'state', 'open', 'cooldown_ms', next, 'next_probe_at', now + next, 'probe', '')
+      state = 'open'; transition = 'reopened'
+    elseif state == 'closed' and failures >= threshold then
+      redis.call('HSET', KEYS[4], 'state', 'open', 'opened_at', now, 'cooldown_ms', cooldown,
+        'next_probe_at', now + cooldown, 'probe', '')
+      state = 'open'; transition = 'opened'
+    end
+  elseif state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
+    -- The probe ended without telling anything of the endpoint: the next job may probe (and one
+    -- parked job may wait for it: the pump hands it over if no job comes).
+    redis.call('HSET', KEYS[4], 'state', 'open', 'probe', '')
+    redis.call('HDEL', KEYS[4], 'waiter')
+    state = 'open'
   end
-elseif verdict == 'failure' then
-  local failures = redis.call('HINCRBY', KEYS[4], 'failures', 1)
-  if state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
-    local next = math.min(tonumber(redis.call('HGET', KEYS[4], 'cooldown_ms') or cooldown) * 2, maxCooldown)
-    redis.call('HSET', KEYS[4], 'state', 'open', 'cooldown_ms', next, 'next_probe_at', now + next, 'probe', '')
-    state = 'open'; transition = 'reopened'
-  elseif state == 'closed' and failures >= threshold then
-    redis.call('HSET', KEYS[4], 'state', 'open', 'opened_at', now, 'cooldown_ms', cooldown,
-      'next_probe_at', now + cooldown, 'probe', '')
-    state = 'open'; transition = 'opened'
+  out[#out + 1] = transition
+  out[#out + 1] = state
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], 'failures') or '0')
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], 'next_probe_at') or '0')
+  local count = #out + 1
+  out[count] = 0
+  if transition == 'reopened' then
+    -- Someone must try again at the next probe time: the first parked job, if any.
+    if pop_job(out) then
+      out[count] = 1
+      redis.call('HSET', KEYS[4], 'waiter', redis.call('HGET', KEYS[4], 'next_probe_at'))
+    end
   end
-elseif state == 'half_open' and redis.call('HGET', KEYS[4], 'probe') == jobId then
-  -- The probe ended without telling anything of the endpoint: the next job may probe (and one
-  -- parked job may wait for it: the pump hands it over if no job comes).
-  redis.call('HSET', KEYS[4], 'state', 'open', 'probe', '')
-  redis.call('HDEL', KEYS[4], 'waiter')
-  state = 'open'
 end
-local out = {transition, state, tonumber(redis.call('HGET', KEYS[4], 'failures') or '0'),
-  tonumber(redis.call('HGET', KEYS[4], 'next_probe_at') or '0')}
-if state == 'closed' then
-  promote_parked(now, window, ttl, out)
-elseif state == 'open' and transition == 'reopened' then
-  -- Someone must try again at the next probe time: the first parked job, if any.
-  if pop_job(out) then
-    redis.call('HSET', KEYS[4], 'waiter', redis.call('HGET', KEYS[4], 'next_probe_at'))
-  end
-end
+for i = 7, #ARGV, 2 do release(ARGV[i], ARGV[i + 1]) end
+promote_parked(now, window, ttl, out)
 return out
 `;
 
