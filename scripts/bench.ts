@@ -62,11 +62,13 @@ async function main() {
 
   // max_in_flight as wide as the delivery process's concurrency (DELIVERY_CONCURRENCY, which the
   // child inherits): the only limit on one subscription's attempts at once before flow control
-  // existed, so the throughput and latency figures compare like with like with the commit before it.
+  // existed. It also bounds the subscription's jobs in the shared queue, which caps one subscription's
+  // rate in the throughput phase; BENCH_MAX_IN_FLIGHT (e.g. 100000) sets a limit that never binds, to
+  // measure the flow-control machinery alone against the commit before it.
   await resources.subscribe({
     url: `http://127.0.0.1:${receiverPort}/hooks`,
     description: 'npm run bench',
-    maxInFlight: config.DELIVERY_CONCURRENCY,
+    maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? config.DELIVERY_CONCURRENCY),
   });
   await notifySubscriptionsChanged(sql);
   const others = await sql<{ n: number }[]>`
