@@ -269,6 +269,25 @@ describe('the pump (what lost releases would have done)', () => {
     expect(await flow.lines()).toContain(sub);
     clock += 60_001;
     expect(await flow.pump(sub, 1, lastAllowed)).toEqual([{ jobId: 'next', parkedAt }]);
+    // Its BullMQ job added (as the pump component does), it is confirmed.
+    await flow.confirm(sub, [{ jobId: 'next', parkedAt }]);
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
+    expect(await flow.lines()).not.toContain(sub);
+  });
+
+  it('hands over again a job taken from the line whose BullMQ job was never confirmed (its process died)', async () => {
+    const sub = subscription();
+    const parkedAt = clock;
+    expect(await flow.admit(sub, ['a', 'b'], 1)).toEqual(['ready', 'parked']);
+    const promoted = (await flow.release(sub, 'a', 'success', 1)).parked;
+    expect(promoted).toEqual([{ jobId: 'b', parkedAt }]);
+    // Its process dies before adding the job: nothing confirms it.
+    clock += 5_000;
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
+    clock += 5_001;
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([{ jobId: 'b', parkedAt }]);
+    await flow.confirm(sub, promoted);
+    clock += 20_000;
     expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
     expect(await flow.lines()).not.toContain(sub);
   });

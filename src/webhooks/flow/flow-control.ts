@@ -122,7 +122,7 @@ export class FlowControl {
       ['hooklineFlowPark', parkScript],
       ['hooklineFlowPump', pumpScript],
     ] as const) {
-      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 6, lua });
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 7, lua });
     }
     this.redis = redis as FlowRedis;
   }
@@ -144,6 +144,7 @@ export class FlowControl {
       `${tag}:breaker`,
       `${tag}:rate`,
       `${tag}:parked-jobs`,
+      `${tag}:promoting`,
     ];
   }
 
@@ -210,6 +211,15 @@ export class FlowControl {
       if (still > 0) await this.redis.zadd(this.linesKey, this.now(), subscriptionId);
     }
     return parkedOf(flat);
+  }
+
+  /**
+   * The BullMQ jobs of these jobs taken from the line are added: they leave the promoting set (until
+   * then the pump would hand them over again).
+   */
+  async confirm(subscriptionId: string, parked: readonly Parked[]): Promise<void> {
+    const members = parked.flatMap(({ jobId, parkedAt }) => (parkedAt ? [`${jobId}|${parkedAt}`] : []));
+    if (members.length > 0) await this.redis.zrem(FlowControl.keys(subscriptionId)[6] ?? '', ...members);
   }
 
   /** Whether a job waits in its subscription's line (so it is not lost, though BullMQ lacks it). */

@@ -71,7 +71,7 @@ export class FlowGate {
   async leave(job: Job, sub: Subscription, verdict: Verdict): Promise<void> {
     const release = await this.options.flow.release(sub.id, job.id ?? '', verdict, sub.maxInFlight);
     if (release.transition === 'reopened') {
-      await this.reschedule(release.parked, release.nextProbeAt ?? Date.now());
+      await this.reschedule(sub.id, release.parked, release.nextProbeAt ?? Date.now());
     } else {
       await promoteJobs(this.options, sub.id, sub.maxInFlight, release.parked);
     }
@@ -79,9 +79,10 @@ export class FlowGate {
   }
 
   /** The job taken from the line to wait for the next probe: delayed until then. */
-  private async reschedule(parked: Parked[], at: number): Promise<void> {
+  private async reschedule(subscriptionId: string, parked: Parked[], at: number): Promise<void> {
     const delay = Math.max(0, at - Date.now());
     await addParked(this.options, parked, delay);
+    await this.options.flow.confirm(subscriptionId, parked);
     await Promise.all(
       parked
         .filter((job) => job.parkedAt === null)
@@ -140,6 +141,7 @@ export async function promoteJobs(
 ): Promise<void> {
   if (parked.length === 0) return;
   await addParked(deps, parked, 0);
+  await deps.flow.confirm(subscriptionId, parked);
   await Promise.all(
     parked
       .filter((job) => job.parkedAt === null)

@@ -13,6 +13,9 @@
  * 6. `parked-jobs` (HASH): the ids in `parked` (so that a job enqueued twice is parked once), each
  *    with where its job is: `0` delayed in BullMQ (deferred by a worker, with a fallback time), or the
  *    time (ms) it was parked at enqueue, when it is not in BullMQ at all until it is promoted.
+ * 7. `promoting` (ZSET): jobs taken from the line with no BullMQ job yet, member `<id>|<parked at>`,
+ *    score = when; removed once their job is added (`confirm`). A process that dies in between
+ *    leaves them here, and the pump hands them over again: never lost.
  *
  * See docs/adr/0009-endpoint-isolation.md for the model.
  */
@@ -27,6 +30,7 @@ local function pop_job(out)
   if not id then return nil end
   local where = redis.call('HGET', KEYS[6], id) or '0'
   redis.call('HDEL', KEYS[6], id)
+  if where ~= '0' then redis.call('ZADD', KEYS[7], tonumber(ARGV[1]), id .. '|' .. where) end
   out[#out + 1] = id; out[#out + 1] = where
   return id
 end
@@ -253,6 +257,12 @@ local now, window, ttl, lastAllowed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonu
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {0}
+-- Jobs taken from the line whose BullMQ job was never confirmed (their process died): again.
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - 10000, 'LIMIT', 0, 1000)) do
+  local bar = string.find(member, '|', 1, true)
+  redis.call('ZADD', KEYS[7], now, member)
+  out[#out + 1] = string.sub(member, 1, bar - 1); out[#out + 1] = string.sub(member, bar + 1)
+end
 for _ = 1, 1000 do
   local head = redis.call('LINDEX', KEYS[3], 0)
   if not head then break end
@@ -270,6 +280,6 @@ if state ~= 'closed' then
     if pop_job(out) then redis.call('HSET', KEYS[4], 'waiter', tostring(nextProbe)) end
   end
 end
-out[1] = redis.call('LLEN', KEYS[3])
+out[1] = redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[7])
 return out
 `;
