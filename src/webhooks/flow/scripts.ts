@@ -147,17 +147,11 @@ end
 return out
 `;
 
-/**
- * Shared: admits parked jobs while the window has room and the breaker is closed; appends them. A
- * wide window is refilled in chunks of an eighth of it (once that much room has freed), so that its
- * jobs reach BullMQ many at a time rather than one per attempt that ends.
- */
+/** Shared: admits parked jobs while the window has room and the breaker is closed; appends them. */
 const promoteParked = `
 local function promote_parked(now, window, ttl, out)
   local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
   if state ~= 'closed' then return end
-  local chunk = math.max(1, math.floor(window / 8))
-  if window - redis.call('ZCARD', KEYS[2]) < chunk then return end
   while redis.call('ZCARD', KEYS[2]) < window do
     local id = pop_job(out)
     if not id then break end
