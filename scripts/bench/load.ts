@@ -12,19 +12,24 @@ export interface Load {
   paced(rate: number, seconds: number): Promise<number>;
 }
 
+/** A `user.profile.updated` event of a new user whose name changed from `from` to `to`. */
+export function profileUpdate(from: string, to: string) {
+  const userId = uuidv7();
+  return buildEvent({
+    type: 'user.profile.updated',
+    userId,
+    actor: { type: 'user', id: userId },
+    meta: { ip: null, userAgent: null, requestId: null },
+    data: { changes: { name: { old: from, new: to } } },
+  });
+}
+
 export function loadOf(producer: Producer, run: string): Load {
   const produce = async (count: number) => {
     for (let startAt = 0; startAt < count; startAt += 1_000) {
-      const events = Array.from({ length: Math.min(1_000, count - startAt) }, () => {
-        const userId = uuidv7();
-        return buildEvent({
-          type: 'user.profile.updated',
-          userId,
-          actor: { type: 'user', id: userId },
-          meta: { ip: null, userAgent: null, requestId: null },
-          data: { changes: { name: { old: 'bench', new: run } } },
-        });
-      });
+      const events = Array.from({ length: Math.min(1_000, count - startAt) }, () =>
+        profileUpdate('bench', run),
+      );
       await producer.send({
         topic: topics.userChanges,
         acks: -1,

@@ -17,7 +17,7 @@ import { WebhookHttpClient } from '../webhooks/http-client.js';
 import { registerCircuitGauges, registerFailingDeliveryGauges } from '../webhooks/metrics.js';
 import { retentionComponent } from '../webhooks/retention.js';
 import { parseCidrs } from '../webhooks/ssrf.js';
-import { maxInFlightOf } from '../webhooks/subscription-index.js';
+import { maxInFlightsOf } from '../webhooks/subscription-index.js';
 import { sweeperComponent } from '../webhooks/sweeper.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
@@ -126,7 +126,7 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         queue: hooks.queue,
         retries,
         lastAllowedMs: deferLimitMs,
-        windowOf: (id) => maxInFlightOf(deps.sql, id),
+        windowsOf: (ids) => maxInFlightsOf(deps.sql, ids),
         logger,
       }),
       retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),

@@ -196,9 +196,10 @@ export class SubscriptionIndex {
   }
 }
 
-/** A subscription's max_in_flight (enabled or not); undefined when it does not exist. */
-export async function maxInFlightOf(sql: Sql, id: string): Promise<number | undefined> {
-  const [row] = await sql<{ max_in_flight: number }[]>`
-    SELECT max_in_flight FROM webhook_subscriptions WHERE id = ${id}`;
-  return row?.max_in_flight;
+/** The max_in_flight of these subscriptions (enabled or not), by id; one missing does not exist. */
+export async function maxInFlightsOf(sql: Sql, ids: readonly string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql<{ id: string; max_in_flight: number }[]>`
+    SELECT id, max_in_flight FROM webhook_subscriptions WHERE id = ANY(${ids as string[]}::uuid[])`;
+  return new Map(rows.map((row) => [row.id, row.max_in_flight]));
 }

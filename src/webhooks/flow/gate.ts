@@ -209,8 +209,8 @@ export function pumpComponent(options: {
   queue: Queue;
   retries: number;
   lastAllowedMs: number;
-  /** A subscription's max_in_flight (its window); undefined when it no longer exists. */
-  windowOf: (subscriptionId: string) => Promise<number | undefined>;
+  /** The subscriptions' max_in_flight (their windows), by id; one missing no longer exists. */
+  windowsOf: (subscriptionIds: readonly string[]) => Promise<Map<string, number>>;
   logger: Logger;
   intervalMs?: number;
 }): Component {
@@ -220,8 +220,10 @@ export function pumpComponent(options: {
     logger: options.logger,
     failure: 'pumping parked deliveries failed',
     task: async () => {
-      for (const subscriptionId of await options.flow.lines()) {
-        const window = await options.windowOf(subscriptionId);
+      const lines = await options.flow.lines();
+      const windows = await options.windowsOf(lines);
+      for (const subscriptionId of lines) {
+        const window = windows.get(subscriptionId);
         if (window === undefined) {
           await options.flow.forget(subscriptionId);
           continue;
