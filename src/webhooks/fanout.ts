@@ -29,12 +29,16 @@ export interface FanoutDeps {
  * were lost to a crash. Returns the number of deliveries created.
  */
 export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Promise<number> {
+  // An event read twice in one batch (a producer's retry) is fanned out once: one statement may not
+  // touch the same row twice.
   const pairs: { event: Envelope; subscriptionId: string }[] = [];
-  for (const event of events) {
-    for (const sub of deps.index.match(event.type)) pairs.push({ event, subscriptionId: sub.id });
+  const matched: Envelope[] = [];
+  for (const event of new Map(events.map((e) => [e.id, e])).values()) {
+    const subs = deps.index.match(event.type);
+    if (subs.length > 0) matched.push(event);
+    for (const sub of subs) pairs.push({ event, subscriptionId: sub.id });
   }
   if (pairs.length === 0) return 0;
-  const matched = [...new Map(pairs.map((pair) => [pair.event.id, pair.event])).values()];
 
   const { created, jobs } = await deps.sql.begin(async (tx) => {
     // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.

@@ -1,8 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.js';
-import { allTopics } from '../../src/events/topics.js';
+import { buildEvent, messageKeyOf, systemActor, systemMeta } from '../../src/events/envelope.js';
+import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { webhookDeps } from '../../src/webhooks/context.js';
@@ -212,6 +212,44 @@ describe('fan-out and signed delivery', () => {
       'user.session.revoked',
     ]);
     expect(types(sessions.requests.filter(mine))).toEqual(['user.session.revoked']);
+  });
+
+  it('an event read twice in one batch (a producer retry) is delivered once, and the partition goes on', async () => {
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['user.profile.updated']);
+    const userId = uuidv7();
+    const event = (name: string) =>
+      buildEvent({
+        type: 'user.profile.updated',
+        userId,
+        actor: { type: 'user', id: userId },
+        meta: systemMeta,
+        data: { changes: { name: { old: 'before', new: name } } },
+      });
+    const twice = event('twice');
+    const next = event('next');
+    const producer = createKafka({
+      brokers: testConfig.KAFKA_BROKERS,
+      clientId: 'test-webhooks-twice',
+      logger: testLogger,
+    }).producer();
+    await producer.connect();
+    try {
+      // One request, so one batch for the fan-out: the same event twice, then another on its partition.
+      await producer.send({
+        topic: topics.userChanges,
+        acks: -1,
+        messages: [twice, twice, next].map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const sent = await target.waitFor(2, 20_000, (r) => r.body.includes(userId));
+    const names = sent.map(
+      (r) => (JSON.parse(r.body) as { data: { changes: { name: { new: string } } } }).data.changes.name.new,
+    );
+    expect(names.sort()).toEqual(['next', 'twice']);
+    expect(await deliveriesOf(sub.id)).toHaveLength(2);
   });
 
   it('the test endpoint sends webhook.test to the subscription now', async () => {
