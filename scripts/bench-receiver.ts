@@ -61,6 +61,8 @@ function receiver(behaviour: Behaviour): http.Server {
           max_by_second: maxBySecond(arrivals, latencies),
           // Every latency, with ?raw=1 (to pool several measurements).
           latencies: query.get('raw') === '1' ? latencies : undefined,
+          // And when each arrived (ms since the epoch), in the same order.
+          arrivals: query.get('raw') === '1' ? arrivals : undefined,
         }),
       );
       if (query.get('reset') === '1') {

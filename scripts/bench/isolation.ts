@@ -3,13 +3,18 @@
 // the connection and never answers, one that answers after 2 s, one that always answers 500. The
 // healthy endpoint's end-to-end p99 with them over its p99 alone is the figure (target ≤ 1.5).
 //
-// On a shared, noisy machine one measurement of each, one after the other, differs by ±30 % from run to
-// run on its own, so the two are measured in alternating rounds (alone, with, alone, with, …) and each
-// p99 is taken over all of its rounds' deliveries: drift weighs on both alike. The first round alone
-// comes before the neighbours exist; in the later ones they are subscribed to another event type that
-// nobody produces, so they get none of the events (what they still have, they keep working through).
-// Each round follows WARM_SECONDS of the same load, delivered and not counted, so both are measured in
-// steady state, not in the seconds after a pause or after a subscription change.
+// This machine is shared and noisy: a vacuum, a checkpoint or another tenant slows everything for a
+// second or two, often enough that two measurements taken one after the other differ by far more
+// than the neighbours' effect. So the load runs without a pause while the neighbours are switched on
+// and off every few seconds (subscribed to the event type, or to one nobody produces here), and each
+// delivery counts for the kind of slice its event was produced in; events produced within GUARD_MS
+// of a switch count for neither. A disturbance then falls on both kinds alike.
+//
+// Before that: the healthy endpoint is measured once before any neighbour exists (reported, not used
+// in the ratio), and the load goes on after the neighbours subscribe until the breakers that are to
+// open (the hung and the failing endpoints') have opened: that transient is reported apart. In the
+// slices "alone", the neighbours get no new events but keep working through what they have (the slow
+// one's line, the probes): what an endpoint alongside silent bad ones sees.
 //
 // The neighbours keep their default max_in_flight and the process's default breaker; their deliveries
 // still pending at the end are left to the caller's clean-up. BENCH_NEIGHBOURS (default
@@ -34,7 +39,7 @@ export interface IsolationContext {
   /** The bench run's id: its receivers count only its events. */
   run: string;
   rate: number;
-  /** Measured seconds of each kind, split into `rounds` rounds. */
+  /** Measured seconds of each kind (alone, with the neighbours), split into `rounds` slices of each. */
   seconds: number;
   rounds?: number;
   say: (text: string) => void;
@@ -42,49 +47,30 @@ export interface IsolationContext {
 
 const WARM_SECONDS = Number(process.env.BENCH_ISOLATION_WARM_SECONDS ?? 2);
 const neighbours = (process.env.BENCH_NEIGHBOURS ?? 'hang,slow,fail').split(',').map((b) => b.trim());
-/** The neighbours' subscription while a round is measured alone: a type nothing produces here. */
+/** The neighbours' subscription while a slice is measured alone: a type nothing produces here. */
 const IDLE_TYPE = 'user.role.changed';
+/** Events produced this close to a switch count for neither kind (the fan-out reloads in between). */
+const GUARD_MS = 300;
 
-interface Measured {
-  latencies: number[];
-  delivered: number;
-  duplicates: number;
-  foreign: number;
-  cpu: Record<string, number>;
-}
+type Kind = 'alone' | 'with_bad';
 
 export async function isolationPhase(ctx: IsolationContext) {
   const { children, resources, sql, load, cpu, receiverPort, run, rate, say } = ctx;
-  const rounds = Math.max(1, ctx.rounds ?? Number(process.env.BENCH_ISOLATION_ROUNDS ?? 3));
-  const roundSeconds = Math.max(1, Math.round(ctx.seconds / rounds));
-  const perRound = rate * roundSeconds;
-  const measured = { alone: empty(), with_bad: empty() };
-
-  const round = async (into: Measured) => {
-    await statsOf(receiverPort, true);
-    await load.paced(rate, WARM_SECONDS);
-    await waitFor(receiverPort, rate * WARM_SECONDS, 60_000);
-    await statsOf(receiverPort, true);
-    const before = cpu.snapshot();
-    await load.paced(rate, roundSeconds);
-    // Bounded: a healthy endpoint that has not had everything a minute after the load is reported so.
-    await waitFor(receiverPort, perRound, 60_000);
-    const stats = await statsOf(receiverPort, true, true);
-    into.latencies.push(...(stats.latencies ?? []));
-    into.delivered += stats.distinct;
-    into.duplicates += stats.duplicates;
-    into.foreign += stats.foreign;
-    for (const [name, used] of Object.entries(cpu.since(before))) {
-      into.cpu[name] = Number(((into.cpu[name] ?? 0) + used).toFixed(2));
-    }
-  };
+  const slices = Math.max(1, ctx.rounds ?? Number(process.env.BENCH_ISOLATION_ROUNDS ?? 6));
+  const sliceMs = Math.max(1_000, Math.round((ctx.seconds * 1_000) / slices));
 
   // Drain what an earlier phase may still deliver (the API's own profile updates) before counting.
   await sleep(2_000);
   say(
-    `isolation: the healthy endpoint at ${rate} events/s, ${rounds} rounds of ${roundSeconds} s alone and ${rounds} alongside neighbours ${neighbours.join(', ')}, alternating`,
+    `isolation: the healthy endpoint at ${rate} events/s, alone and alongside neighbours ${neighbours.join(', ')}, in ${slices} slices of ${sliceMs} ms of each kind, alternating`,
   );
-  await round(measured.alone);
+  await statsOf(receiverPort, true);
+  await load.paced(rate, WARM_SECONDS);
+  await waitFor(receiverPort, rate * WARM_SECONDS, 60_000);
+  await statsOf(receiverPort, true);
+  const beforeEvents = await load.paced(rate, WARM_SECONDS);
+  const before = await waitFor(receiverPort, beforeEvents, 60_000);
+  say(`before any neighbour exists: p99 ${before.p99} ms (${before.distinct}/${beforeEvents} delivered)`);
 
   const started = await children.start(
     ['scripts/bench-receiver.ts'],
@@ -102,42 +88,81 @@ export async function isolationPhase(ctx: IsolationContext) {
     );
   }
   await notifySubscriptionsChanged(sql);
-  // One event, until every neighbour has had it: fan-out has reloaded its subscriptions.
-  await load.produce(1);
-  await until(async () =>
-    (await Promise.all(ports.map((port) => statsOf(port)))).every((s) => s.received > 0),
+  // One event at a time until every neighbour has had one: the fan-out has reloaded its subscriptions.
+  const reached = await until(async () => {
+    await load.produce(1);
+    return (await Promise.all(ports.map((port) => statsOf(port)))).every((s) => s.received > 0);
+  });
+  if (!reached) throw new Error('isolation: the neighbours got no event within 30 s of subscribing');
+
+  // The transient, until every breaker that is to open has opened (the hung endpoint's first attempts
+  // must time out first).
+  const opening = ids.filter((_, i) => neighbours[i] === 'hang' || neighbours[i] === 'fail');
+  await statsOf(receiverPort, true);
+  const transientStart = Date.now();
+  let transientEvents = 0;
+  const opened = await until(async () => {
+    transientEvents += await load.paced(rate, 1);
+    const states = await Promise.all(opening.map((id) => resources.flow.circuit(id)));
+    return states.every((circuit) => circuit.state !== 'closed');
+  }, 60_000);
+  if (!opened) throw new Error("isolation: the neighbours' breakers did not open within 60 s");
+  const transientSeconds = Math.round((Date.now() - transientStart) / 1_000);
+  const transient = await waitFor(receiverPort, transientEvents, 60_000);
+  say(
+    `transient: ${transientSeconds} s until the breakers opened; the healthy endpoint's p99 meanwhile ${transient.p99} ms (${transient.distinct}/${transientEvents} delivered)`,
   );
 
+  // The slices: with, alone, with, alone, … under one steady load.
   const subscribeNeighbours = async (type: string) => {
     await sql`UPDATE webhook_subscriptions SET event_types = ${[type]}, updated_at = now()
       WHERE id = ANY(${ids}::uuid[])`;
     await notifySubscriptionsChanged(sql);
   };
-  // alone (above), with; then alone, with, … until each kind has had its rounds.
-  for (let i = 0; i < rounds; i++) {
-    if (i > 0) {
-      await subscribeNeighbours(IDLE_TYPE);
-      await round(measured.alone);
-      await subscribeNeighbours('user.profile.updated');
+  await statsOf(receiverPort, true);
+  const spans: { kind: Kind; from: number; to: number }[] = [];
+  const used: Record<Kind, Record<string, number>> = { alone: {}, with_bad: {} };
+  const loadSeconds = Math.ceil((2 * slices * sliceMs) / 1_000);
+  const loading = load.paced(rate, loadSeconds);
+  const begin = Date.now();
+  let snapshot = cpu.snapshot();
+  for (let i = 0; i < 2 * slices; i++) {
+    const kind: Kind = i % 2 === 0 ? 'with_bad' : 'alone';
+    if (i > 0) await subscribeNeighbours(kind === 'with_bad' ? 'user.profile.updated' : IDLE_TYPE);
+    const from = Date.now();
+    await sleep(Math.max(0, begin + (i + 1) * sliceMs - from));
+    spans.push({ kind, from, to: Date.now() });
+    const next = cpu.snapshot();
+    for (const [name, seconds] of Object.entries(cpu.since(snapshot))) {
+      used[kind][name] = Number(((used[kind][name] ?? 0) + seconds).toFixed(2));
     }
-    await round(measured.with_bad);
+    snapshot = next;
   }
+  const events = await loading;
+  // Bounded: a healthy endpoint that has not had everything a minute after the load is reported so.
+  const stats = await waitFor(receiverPort, events, 60_000).then(() => statsOf(receiverPort, true, true));
 
-  const summary = (m: Measured) => {
-    const sorted = [...m.latencies].sort((a, b) => a - b);
+  const latencies: Record<Kind, number[]> = { alone: [], with_bad: [] };
+  const arrivals = stats.arrivals ?? [];
+  for (const [i, latency] of (stats.latencies ?? []).entries()) {
+    const producedAt = (arrivals[i] ?? 0) - latency;
+    const span = spans.find((s) => producedAt >= s.from && producedAt < s.to);
+    if (!span || producedAt < span.from + GUARD_MS || producedAt >= span.to - GUARD_MS) continue;
+    latencies[span.kind].push(latency);
+  }
+  const summary = (kind: Kind) => {
+    const sorted = [...latencies[kind]].sort((a, b) => a - b);
     return {
-      delivered: m.delivered,
-      duplicates: m.duplicates,
-      foreign: m.foreign,
+      samples: sorted.length,
       p50_ms: quantile(sorted, 0.5),
       p95_ms: quantile(sorted, 0.95),
       p99_ms: quantile(sorted, 0.99),
       max_ms: sorted.at(-1) ?? 0,
-      cpu_seconds: m.cpu,
+      cpu_seconds: used[kind],
     };
   };
-  const alone = summary(measured.alone);
-  const withBad = summary(measured.with_bad);
+  const alone = summary('alone');
+  const withBad = summary('with_bad');
   const ratio = alone.p99_ms > 0 ? Number((withBad.p99_ms / alone.p99_ms).toFixed(2)) : null;
   const others = await Promise.all(
     neighbours.map(async (behaviour, i) => ({
@@ -146,28 +171,38 @@ export async function isolationPhase(ctx: IsolationContext) {
       breaker: (await resources.flow.circuit(ids[i] ?? '')).state,
     })),
   );
-  const total = perRound * rounds;
   say(
-    `alone: ${alone.delivered}/${total} delivered; p50 ${alone.p50_ms} ms, p99 ${alone.p99_ms} ms. With neighbours: ${withBad.delivered}/${total} delivered; p50 ${withBad.p50_ms} ms, p99 ${withBad.p99_ms} ms; ratio ${ratio} (target ≤ 1.5); neighbours ${JSON.stringify(others)}`,
+    `${stats.distinct}/${events} delivered, ${stats.duplicates} duplicates. Alone: p50 ${alone.p50_ms} ms, p99 ${alone.p99_ms} ms (${alone.samples} deliveries). With neighbours: p50 ${withBad.p50_ms} ms, p99 ${withBad.p99_ms} ms (${withBad.samples}); ratio ${ratio} (target ≤ 1.5); neighbours ${JSON.stringify(others)}`,
   );
   return {
     p99_alone_ms: alone.p99_ms,
     p99_with_bad_ms: withBad.p99_ms,
     ratio,
     rate_per_second: rate,
-    rounds,
-    seconds_per_round: roundSeconds,
-    healthy: { events: total, alone, with_bad: withBad },
+    slices,
+    slice_ms: sliceMs,
+    guard_ms: GUARD_MS,
+    healthy: {
+      events,
+      delivered: stats.distinct,
+      duplicates: stats.duplicates,
+      foreign: stats.foreign,
+      alone,
+      with_bad: withBad,
+    },
+    before_neighbours: { p99_ms: before.p99, events: beforeEvents, delivered: before.distinct },
+    transient: { seconds: transientSeconds, p99_ms: transient.p99, events: transientEvents },
     neighbours: others,
     neighbour_ids: ids,
   };
 }
 
-function empty(): Measured {
-  return { latencies: [], delivered: 0, duplicates: 0, foreign: 0, cpu: {} };
-}
-
-async function until(done: () => Promise<boolean>, timeoutMs = 30_000) {
+/** Calls `done` until it is true (then true) or the time is up (then false). */
+async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !(await done())) await sleep(100);
+  while (Date.now() < deadline) {
+    if (await done()) return true;
+    await sleep(100);
+  }
+  return false;
 }

@@ -17,6 +17,8 @@ export type Stats = {
   max_by_second: number[];
   /** Every latency (ms), when asked for (raw). */
   latencies?: number[];
+  /** When each of `latencies` arrived (ms since the epoch), when asked for (raw). */
+  arrivals?: number[];
 };
 
 export const statsOf = async (port: number, reset = false, raw = false): Promise<Stats> =>

@@ -25,7 +25,7 @@ import { testLogger } from '../helpers/logger.js';
 // topics and a queue of their own; everything is removed at the end, as the bench removes it.
 
 const RATE = 1_000;
-/** Measured seconds of each kind (alone, with the neighbours), in three alternating rounds of each. */
+/** Measured seconds of each kind (alone, with the neighbours), in six alternating slices of each. */
 const SECONDS = 12;
 /** The attempt timeout of the delivery process: short, so the hung endpoint's attempts end in the phase. */
 const WEBHOOK_TIMEOUT_MS = 5_000;
@@ -122,10 +122,14 @@ describe('one bad receiver never slows the others', () => {
       say: (text) => console.log(`[isolation] ${text}`),
     });
     const total = RATE * SECONDS;
-    console.log(`[isolation] ${JSON.stringify(result.healthy)}`);
-    expect(result.healthy.alone.delivered).toBe(total);
-    expect(result.healthy.with_bad.delivered).toBe(total);
-    expect(result.healthy.alone.duplicates + result.healthy.with_bad.duplicates).toBe(0);
+    console.log(`[isolation] ${JSON.stringify({ ...result.healthy, transient: result.transient })}`);
+    // Every event of the slices reached the healthy endpoint, once; each kind has most of them (all
+    // but those produced within the guard of a switch).
+    expect(result.healthy.delivered).toBe(result.healthy.events);
+    expect(result.healthy.events).toBeGreaterThanOrEqual(2 * total);
+    expect(result.healthy.duplicates).toBe(0);
+    expect(result.healthy.alone.samples).toBeGreaterThanOrEqual(total / 2);
+    expect(result.healthy.with_bad.samples).toBeGreaterThanOrEqual(total / 2);
     expect(result.ratio).not.toBeNull();
     expect(result.ratio ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(1.5);
 
