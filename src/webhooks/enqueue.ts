@@ -17,10 +17,10 @@ export interface QueuedDelivery extends DeliverJob {
 
 /**
  * Enqueues delivery jobs; a job whose id exists already is left as it is. Each subscription has a
- * window in the ready queue as wide as its max_in_flight (fairness: a subscription's backlog never
- * stands in front of another's next event): jobs beyond it, or behind an open circuit breaker, are
- * parked in the subscription's line in Redis, with no BullMQ job, and get one as its attempts end
- * (docs/adr/0009). One admission script per subscription of the batch (sent together) and one
+ * window in the ready queue of twice its max_in_flight less its attempts in flight (fairness: a
+ * subscription's backlog never stands in front of another's next event): jobs beyond it, or behind an
+ * open circuit breaker, are parked in the subscription's line in Redis, with no BullMQ job, and get
+ * one as its attempts end (docs/adr/0009). One admission script per subscription of the batch (sent together) and one
  * addBulk of the jobs admitted (or waiting for a probe).
  */
 export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly QueuedDelivery[]): Promise<void> {

@@ -63,14 +63,15 @@ describe('calls made together (one script call for a subscription per turn of th
     const admitted = await Promise.all(['a', 'b', 'c'].map((id) => flow.acquire(sub, id, limits)));
     expect(admitted.map((admission) => admission.kind)).toEqual(['ok', 'ok', 'in_flight']);
     expect(await flow.admit(sub, ['p1', 'p2', 'p3'], 2)).toEqual(['parked', 'parked', 'parked']);
-    // Two releases together: the line's head fills each freed place, handed to the last caller.
+    // Two releases together: the line's head fills the freed places (the window, plus as many again
+    // as there are free slots: all of the line here), handed to the last caller.
     const released = await Promise.all([
       flow.release(sub, 'a', 'success', 2),
       flow.release(sub, 'b', 'failure', 2),
     ]);
     expect(released.map((release) => release.failures)).toEqual([0, 1]);
     expect(released[0]?.parked).toEqual([]);
-    expect(released[1]?.parked.map((job) => job.jobId)).toEqual(['p1', 'p2']);
+    expect(released[1]?.parked.map((job) => job.jobId)).toEqual(['p1', 'p2', 'p3']);
   });
 
   it('of different subscriptions stay apart', async () => {
@@ -185,20 +186,23 @@ describe('the circuit breaker', () => {
     expect((await flow.release(sub, 'probe-3', 'failure', 10)).nextProbeAt).toBe(clock + 3_000);
   });
 
-  it('closes on a successful probe and admits the parked jobs, up to the window', async () => {
+  it('closes on a successful probe and admits the parked jobs, up to the window and its free slots', async () => {
     const sub = subscription();
     for (const job of ['a', 'b', 'c']) {
       await flow.acquire(sub, job, unlimited);
       await flow.release(sub, job, 'failure', 10);
     }
-    await flow.park(sub, ['p1', 'p2', 'p3'], 2);
+    await flow.park(sub, ['p1', 'p2', 'p3', 'p4', 'p5'], 2);
     clock += 1_000;
     expect(await flow.acquire(sub, 'probe', unlimited)).toEqual({ kind: 'ok', probe: true });
     const closed = await flow.release(sub, 'probe', 'success', 2);
     expect(closed).toMatchObject({ transition: 'closed', state: 'closed', failures: 0, nextProbeAt: null });
+    // Window 2, no slot taken: 2 + 2.
     expect(closed.parked).toEqual([
       { jobId: 'p1', parkedAt: null },
       { jobId: 'p2', parkedAt: null },
+      { jobId: 'p3', parkedAt: null },
+      { jobId: 'p4', parkedAt: null },
     ]);
     expect(await flow.circuit(sub)).toEqual({
       state: 'closed',
@@ -210,20 +214,34 @@ describe('the circuit breaker', () => {
 });
 
 describe('admission to the ready queue', () => {
-  it('admits up to the window, then parks in order; each release admits the head of the line', async () => {
+  it('admits up to the window plus its free slots, then parks in order; each release admits the head of the line', async () => {
     const sub = subscription();
     const parkedAt = clock;
-    expect(await flow.admit(sub, ['1', '2', '3', '4'], 2)).toEqual(['ready', 'ready', 'parked', 'parked']);
-    // Nothing jumps the line: a newcomer parks behind 3 and 4 even once the window has room.
+    expect(await flow.admit(sub, ['1', '2', '3', '4', '5', '6'], 2)).toEqual([
+      ...['ready', 'ready', 'ready', 'ready'],
+      ...['parked', 'parked'],
+    ]);
+    // Nothing jumps the line: a newcomer parks behind 5 and 6 even once the window has room.
     clock += 10;
-    expect((await flow.release(sub, '1', 'success', 2)).parked).toEqual([{ jobId: '3', parkedAt }]);
-    expect(await flow.admit(sub, ['5'], 2)).toEqual(['parked']);
-    expect((await flow.release(sub, '2', 'success', 2)).parked).toEqual([{ jobId: '4', parkedAt }]);
+    expect((await flow.release(sub, '1', 'success', 2)).parked).toEqual([{ jobId: '5', parkedAt }]);
+    expect(await flow.admit(sub, ['7'], 2)).toEqual(['parked']);
+    expect((await flow.release(sub, '2', 'success', 2)).parked).toEqual([{ jobId: '6', parkedAt }]);
+  });
+
+  it('at its limit, a subscription gets nothing more into the ready queue; each freed slot lets in two', async () => {
+    const sub = subscription();
+    const limits = { maxInFlight: 2, rateLimitPerSecond: null };
+    expect((await flow.acquire(sub, 'a', limits)).kind).toBe('ok');
+    expect((await flow.acquire(sub, 'b', limits)).kind).toBe('ok');
+    expect(await flow.admit(sub, ['p1', 'p2', 'p3'], 2)).toEqual(['parked', 'parked', 'parked']);
+    // One slot free: 'b' in flight, and up to twice the free slots waiting.
+    const released = await flow.release(sub, 'a', 'success', 2);
+    expect(released.parked.map((job) => job.jobId)).toEqual(['p1', 'p2']);
   });
 
   it('parks a job enqueued twice (a re-read Kafka batch) once', async () => {
     const sub = subscription();
-    expect(await flow.admit(sub, ['r', 'p'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.admit(sub, ['r', 'q', 'p'], 1)).toEqual(['ready', 'ready', 'parked']);
     expect(await flow.admit(sub, ['p'], 1)).toEqual(['parked']);
     expect((await flow.release(sub, 'r', 'success', 1)).parked).toEqual([{ jobId: 'p', parkedAt: clock }]);
     // Nothing of it is left in the line to hold a place later.
@@ -232,7 +250,7 @@ describe('admission to the ready queue', () => {
 
   it('admits a job enqueued twice once', async () => {
     const sub = subscription();
-    expect(await flow.admit(sub, ['same'], 1)).toEqual(['ready']);
+    expect(await flow.admit(sub, ['same', 'second'], 1)).toEqual(['ready', 'ready']);
     expect(await flow.admit(sub, ['same'], 1)).toEqual(['ready']);
     expect(await flow.admit(sub, ['other'], 1)).toEqual(['parked']);
   });
@@ -249,7 +267,7 @@ describe('admission to the ready queue', () => {
 
   it('keeps a job parked at enqueue out of BullMQ, findable in its line until promoted', async () => {
     const sub = subscription();
-    expect(await flow.admit(sub, ['in', 'waits'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.admit(sub, ['in', 'also', 'waits'], 1)).toEqual(['ready', 'ready', 'parked']);
     expect(await flow.isParked(sub, 'waits')).toBe(true);
     expect(await flow.isParked(sub, 'in')).toBe(false);
     await flow.release(sub, 'in', 'success', 1);
@@ -263,7 +281,7 @@ describe('the pump (what lost releases would have done)', () => {
   it("admits the head of the line once a lost job's place has expired, and unlists an empty line", async () => {
     const sub = subscription();
     const parkedAt = clock;
-    expect(await flow.admit(sub, ['lost', 'next'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.admit(sub, ['lost', 'lost-too', 'next'], 1)).toEqual(['ready', 'ready', 'parked']);
     expect(await flow.lines()).toContain(sub);
     expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
     expect(await flow.lines()).toContain(sub);
@@ -278,7 +296,7 @@ describe('the pump (what lost releases would have done)', () => {
   it('hands over again a job taken from the line whose BullMQ job was never confirmed (its process died)', async () => {
     const sub = subscription();
     const parkedAt = clock;
-    expect(await flow.admit(sub, ['a', 'b'], 1)).toEqual(['ready', 'parked']);
+    expect(await flow.admit(sub, ['a', 'a-too', 'b'], 1)).toEqual(['ready', 'ready', 'parked']);
     const promoted = (await flow.release(sub, 'a', 'success', 1)).parked;
     expect(promoted).toEqual([{ jobId: 'b', parkedAt }]);
     // Its process dies before adding the job: nothing confirms it.

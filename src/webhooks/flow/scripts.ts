@@ -36,6 +36,19 @@ local function pop_job(out)
 end
 `;
 
+/**
+ * Shared: how many of a subscription's jobs may be admitted at once (waiting in the ready queue or in
+ * flight): the window, plus as many again as it has free slots. A subscription with free slots keeps
+ * the workers fed (a worker finishing one job finds the next already waiting), and one at its limit
+ * gets nothing into the queue that could not start (which would be deferred and parked again).
+ */
+const capacity = `
+local function cap_of(window)
+  local leased = math.min(redis.call('ZCARD', KEYS[1]), window)
+  return 2 * window - leased
+end
+`;
+
 /** Shared by the scripts: the breaker's gate. Returns nil when closed (or a probe may go now). */
 const breakerGate = `
 local function breaker_gate(now, jobId)
@@ -56,14 +69,16 @@ end
 
 /**
  * admit(now, admitTtlMs, window, jobId...) at enqueue: each job is admitted to the ready queue while
- * fewer than `window` are, nothing is parked before it and the breaker is closed; otherwise it is
+ * fewer than the window's capacity are (`cap_of`), nothing is parked before it and the breaker is
+ * closed; otherwise it is
  * parked here and now, without a BullMQ job (one job per probe time waits for the probe instead).
  * Returns per job: 0 admitted (add it), 1 parked (add nothing), or the probe time (ms) to add it
  * delayed to.
  */
-export const admitScript = `${line}${breakerGate}
+export const admitScript = `${line}${breakerGate}${capacity}
 local now, ttl, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local cap = cap_of(window)
 local out = {}
 -- The breaker's gate once for the batch: nothing in the loop changes it but the waiter, which only
 -- the batch's first job can become (every later one would park).
@@ -77,7 +92,7 @@ for i = 4, #ARGV do
     park_job(jobId, parkedAt); out[#out + 1] = 1
   elseif redis.call('ZSCORE', KEYS[2], jobId) then
     out[#out + 1] = 0
-  elseif redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[2]) < window then
+  elseif redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[2]) < cap then
     redis.call('ZADD', KEYS[2], now + ttl, jobId); out[#out + 1] = 0
   else
     park_job(jobId, parkedAt); out[#out + 1] = 1
@@ -148,11 +163,17 @@ return out
 `;
 
 /** Shared: admits parked jobs while the window has room and the breaker is closed; appends them. */
-const promoteParked = `
+const promoteParked = `${capacity}
 local function promote_parked(now, window, ttl, out)
   local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
   if state ~= 'closed' then return end
-  while redis.call('ZCARD', KEYS[2]) < window do
+  local room = cap_of(window) - redis.call('ZCARD', KEYS[2])
+  -- A long line is let in by chunks of an eighth of the window (at least one): a backlog reaches
+  -- BullMQ, and the workers, many jobs at a time rather than one per release. Never a stall: with
+  -- nothing admitted, the room is twice the window.
+  local chunk = math.max(1, math.floor(window / 8))
+  if room <= 0 or (room < chunk and redis.call('LLEN', KEYS[3]) >= chunk) then return end
+  for _ = 1, room do
     local id = pop_job(out)
     if not id then break end
     redis.call('ZADD', KEYS[2], now + ttl, id)
