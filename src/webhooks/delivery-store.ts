@@ -38,19 +38,28 @@ export class DeliveryLoader {
     this.failures = new Map();
     this.timer = undefined;
     try {
-      const rows = await this.sql<
-        {
-          id: string;
-          status: string;
-          generation: number;
-          attempts: number;
-          subscription_id: string;
-          payload: Envelope;
-        }[]
-      >`
-        SELECT d.id, d.status, d.generation, d.attempts, d.subscription_id, e.payload
-        FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-        WHERE d.id = ANY(${[...queued.keys()]}::uuid[])`;
+      // Hot path on a table that grows from empty, as the fan-out's and the recorder's statements:
+      // never let stale statistics, or a plan cached while the table was empty (after a purge and
+      // its vacuum, the planner picks a sequential scan here), scan the whole table per load.
+      const rows = await this.sql.begin(async (tx) => {
+        const [, found] = await Promise.all([
+          tx`SET LOCAL enable_seqscan = off`,
+          tx<
+            {
+              id: string;
+              status: string;
+              generation: number;
+              attempts: number;
+              subscription_id: string;
+              payload: Envelope;
+            }[]
+          >`
+            SELECT d.id, d.status, d.generation, d.attempts, d.subscription_id, e.payload
+            FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+            WHERE d.id = ANY(${[...queued.keys()]}::uuid[])`,
+        ]);
+        return found;
+      });
       const byId = new Map(rows.map((row) => [row.id, row]));
       for (const [id, resolvers] of queued) {
         const row = byId.get(id);

@@ -42,8 +42,11 @@ describe('the local stack is real', () => {
     const value = JSON.stringify({ hello: topic });
     await producer.send({ topic, acks: -1, messages: [{ key: 'k1', value }] });
 
-    const consumer = kafka.consumer({ groupId: `test-group-${uniqueSuffix()}` });
+    const groupId = `test-group-${uniqueSuffix()}`;
+    const consumer = kafka.consumer({ groupId });
     await consumer.connect();
+    // Reversed at the end: the consumer leaves, then its group is deleted, then the admin disconnects.
+    cleanups.push(() => admin.deleteGroups([groupId]));
     cleanups.push(() => consumer.disconnect());
     await consumer.subscribe({ topic, fromBeginning: true });
     const received = await new Promise<string>((resolve) => {
