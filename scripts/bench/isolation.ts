@@ -39,9 +39,10 @@ export interface IsolationContext {
   /** The bench run's id: its receivers count only its events. */
   run: string;
   rate: number;
-  /** Measured seconds of each kind (alone, with the neighbours), split into `rounds` slices of each. */
+  /** Measured seconds of each kind (alone, with the neighbours), split into `slices` slices of each. */
   seconds: number;
-  rounds?: number;
+  /** Slices of each kind (default BENCH_ISOLATION_ROUNDS, else 6). */
+  slices?: number;
   say: (text: string) => void;
 }
 
@@ -56,7 +57,7 @@ type Kind = 'alone' | 'with_bad';
 
 export async function isolationPhase(ctx: IsolationContext) {
   const { children, resources, sql, load, cpu, receiverPort, run, rate, say } = ctx;
-  const slices = Math.max(1, ctx.rounds ?? Number(process.env.BENCH_ISOLATION_ROUNDS ?? 6));
+  const slices = Math.max(1, ctx.slices ?? Number(process.env.BENCH_ISOLATION_ROUNDS ?? 6));
   const sliceMs = Math.max(1_000, Math.round((ctx.seconds * 1_000) / slices));
 
   // Drain what an earlier phase may still deliver (the API's own profile updates) before counting.

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
-import { buildEvent, messageKeyOf } from '../../src/events/envelope.js';
+import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.js';
 import { topics } from '../../src/events/topics.js';
 
 export interface Load {
@@ -19,7 +19,7 @@ export function profileUpdate(from: string, to: string) {
     type: 'user.profile.updated',
     userId,
     actor: { type: 'user', id: userId },
-    meta: { ip: null, userAgent: null, requestId: null },
+    meta: systemMeta,
     data: { changes: { name: { old: from, new: to } } },
   });
 }

@@ -20,8 +20,8 @@ export interface QueuedDelivery extends DeliverJob {
  * window in the ready queue of twice its max_in_flight less its attempts in flight (fairness: a
  * subscription's backlog never stands in front of another's next event): jobs beyond it, or behind an
  * open circuit breaker, are parked in the subscription's line in Redis, with no BullMQ job, and get
- * one as its attempts end (docs/adr/0009). One admission script per subscription of the batch (sent together) and one
- * addBulk of the jobs admitted (or waiting for a probe).
+ * one as its attempts end (docs/adr/0009). One admission script per subscription of the batch (sent
+ * together) and one addBulk of the jobs admitted (or waiting for a probe).
  */
 export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly QueuedDelivery[]): Promise<void> {
   if (jobs.length === 0) return;

@@ -70,8 +70,8 @@ end
 /**
  * admit(now, admitTtlMs, window, jobId...) at enqueue: each job is admitted to the ready queue while
  * fewer than the window's capacity are (`cap_of`), nothing is parked before it and the breaker is
- * closed; otherwise it is
- * parked here and now, without a BullMQ job (one job per probe time waits for the probe instead).
+ * closed; otherwise it is parked here and now, without a BullMQ job (one job per probe time waits
+ * for the probe instead).
  * Returns per job: 0 admitted (add it), 1 parked (add nothing), or the probe time (ms) to add it
  * delayed to.
  */
