@@ -290,20 +290,20 @@ export class DeliveryWorker implements Component {
       await this.leave(job, subscription, 'neutral');
       return 'dead';
     }
-    // The slot is freed as soon as the receiver has answered (or not), before the attempt is
-    // recorded: max_in_flight bounds requests at the receiver, and the next job need not wait for
-    // the recorder's batch. Freed once, whatever happens.
-    let released = false;
-    const release = async (verdict: Verdict) => {
-      if (released) return;
-      released = true;
-      await this.leave(job, subscription, verdict);
+    // The slot is freed as soon as the receiver has answered (or not), while the attempt is
+    // recorded: max_in_flight bounds requests at the receiver, the next job need not wait for the
+    // recorder's batch, and this job's worker slot waits for the release and the recording at once.
+    // Freed once, whatever happens; the job ends only after its release.
+    let releasing: Promise<void> | undefined;
+    const release = (verdict: Verdict) => {
+      releasing ??= this.leave(job, subscription, verdict);
     };
     let result: 'succeeded' | 'dead' | RetryLater;
     try {
       result = await this.attempt(job, context, subscription, release);
     } finally {
-      await release('neutral');
+      release('neutral');
+      await releasing;
     }
     if (result instanceof RetryLater) throw result;
     return result;
@@ -343,7 +343,7 @@ export class DeliveryWorker implements Component {
     job: Job,
     context: DeliveryContext,
     subscription: ActiveSubscription,
-    release: (verdict: Verdict) => Promise<void>,
+    release: (verdict: Verdict) => void,
   ): Promise<'succeeded' | 'dead' | RetryLater> {
     const { deliveryId, generation } = job.data as { deliveryId: string; generation: number };
     const number = context.attempts + 1;
@@ -395,7 +395,7 @@ export class DeliveryWorker implements Component {
     if (sent) this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
     if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')
       this.options.metrics.ssrfRefusals.inc();
-    await release(verdictOf(!sent ? { kind: 'not_sent' } : outcome));
+    release(verdictOf(!sent ? { kind: 'not_sent' } : outcome));
 
     const succeeded = outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300;
     const gone = outcome.kind === 'response' && outcome.status === 410;

@@ -352,3 +352,28 @@ describe('the pump (what lost releases would have done)', () => {
     expect(await flow.isParked(sub, 'young')).toBe(true);
   });
 });
+
+describe('keys left behind', () => {
+  it('a deleted subscription whose last attempts end after it went leaves no key for good', async () => {
+    const sub = subscription();
+    const limits = { maxInFlight: 5, rateLimitPerSecond: null };
+    for (const job of ['ok', 'bad']) expect((await flow.acquire(sub, job, limits)).kind).toBe('ok');
+    await flow.forget(sub);
+    await flow.release(sub, 'ok', 'success', 5);
+    expect(await redis.exists(...FlowControl.keys(sub))).toBe(0);
+    await flow.release(sub, 'bad', 'failure', 5);
+    const [leases, admitted, , breaker] = FlowControl.keys(sub);
+    expect(await redis.exists(leases ?? '', admitted ?? '')).toBe(0);
+    // The failure counts (the breaker's record) for a while, then goes.
+    expect(await redis.pttl(breaker ?? '')).toBeGreaterThan(0);
+  });
+
+  it('sets of leases and admissions expire with their last member', async () => {
+    const sub = subscription();
+    expect((await flow.acquire(sub, 'a', { maxInFlight: 5, rateLimitPerSecond: null })).kind).toBe('ok');
+    const [leases, admitted] = FlowControl.keys(sub);
+    expect(await redis.pttl(leases ?? '')).toBeGreaterThan(0);
+    expect(await redis.pttl(leases ?? '')).toBeLessThanOrEqual(5_000);
+    expect(await redis.pttl(admitted ?? '')).toBeGreaterThan(0);
+  });
+});

@@ -98,6 +98,7 @@ for i = 4, #ARGV do
     park_job(jobId, parkedAt); out[#out + 1] = 1
   end
 end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return out
 `;
 
@@ -152,6 +153,9 @@ local function acquire(jobId)
   end
   redis.call('ZADD', KEYS[1], now + leaseMs, jobId)
   redis.call('ZADD', KEYS[2], now + ttl, jobId)
+  -- Each set lives no longer than its last member: a deleted subscription's leave nothing behind.
+  redis.call('PEXPIRE', KEYS[1], leaseMs)
+  redis.call('PEXPIRE', KEYS[2], ttl)
   return {'ok', probe, 0}
 end
 local out = {}
@@ -161,6 +165,8 @@ for i = 7, #ARGV do
 end
 return out
 `;
+
+const BREAKER_TTL_MS = 7 * 86_400_000;
 
 /** Shared: admits parked jobs while the window has room and the breaker is closed; appends them. */
 const promoteParked = `${capacity}
@@ -178,6 +184,7 @@ local function promote_parked(now, window, ttl, out)
     if not id then break end
     redis.call('ZADD', KEYS[2], now + ttl, id)
   end
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ttl) end
 end
 `;
 
@@ -201,7 +208,9 @@ local function release(jobId, verdict)
   local state = redis.call('HGET', KEYS[4], 'state') or 'closed'
   local transition = ''
   if verdict == 'success' then
-    if redis.call('HGET', KEYS[4], 'failures') ~= '0' then redis.call('HSET', KEYS[4], 'failures', 0) end
+    -- (a breaker that never failed has no hash: a success creates none)
+    local failures = redis.call('HGET', KEYS[4], 'failures')
+    if failures and failures ~= '0' then redis.call('HSET', KEYS[4], 'failures', 0) end
     if state ~= 'closed' then
       redis.call('HSET', KEYS[4], 'state', 'closed', 'closed_at', now)
       redis.call('HDEL', KEYS[4], 'probe', 'waiter', 'next_probe_at', 'cooldown_ms')
@@ -240,6 +249,9 @@ local function release(jobId, verdict)
   end
 end
 for i = 7, #ARGV, 2 do release(ARGV[i], ARGV[i + 1]) end
+-- A breaker's record outlives its longest cool-down by a week, then goes (closed, its count reset):
+-- a deleted subscription's does not stay for good.
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], maxCooldown + ${BREAKER_TTL_MS}) end
 promote_parked(now, window, ttl, out)
 return out
 `;
