@@ -81,6 +81,15 @@ export class BenchResources {
         await sql`DELETE FROM outbox WHERE published_at IS NULL AND event_type LIKE 'webhook.subscription.%'
           AND payload->'data'->>'subscription_id' = ANY(${ids}::text[])`;
       });
+      // The stored payloads of this run's events (each once, however many of its subscriptions got
+      // it), unless a subscription of another run has a delivery of the same event: a database that
+      // keeps every run's events makes every later run slower.
+      await step('events', async () => {
+        await sql`DELETE FROM webhook_events e
+          WHERE e.id IN (SELECT event_id FROM webhook_deliveries WHERE subscription_id = ANY(${ids}::uuid[]))
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+              WHERE d.event_id = e.id AND NOT (d.subscription_id = ANY(${ids}::uuid[])))`;
+      });
       await step('subscriptions', async () => {
         await sql`DELETE FROM webhook_subscriptions WHERE id = ANY(${ids}::uuid[])`;
         await notifySubscriptionsChanged(sql);
