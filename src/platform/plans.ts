@@ -10,7 +10,7 @@ import type { App } from '../http/app.js';
 import { registerConsumerLag } from '../kafka/lag.js';
 import { createRedis } from '../redis.js';
 import { webhookDeps } from '../webhooks/context.js';
-import { DeliveryWorker } from '../webhooks/delivery-worker.js';
+import { DeliveryWorker } from '../webhooks/delivery/worker.js';
 import { FanoutWorker } from '../webhooks/fanout.js';
 import { FlowGate, lastAllowedMs, pumpComponent, readCircuits } from '../webhooks/flow/gate.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
@@ -116,9 +116,11 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
         metrics: hooks.metrics,
         logger,
         concurrency: config.DELIVERY_CONCURRENCY,
-        schedule: config.WEBHOOK_RETRY_SCHEDULE,
-        jitter: config.WEBHOOK_RETRY_JITTER,
-        maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
+        retry: {
+          schedule: config.WEBHOOK_RETRY_SCHEDULE,
+          jitter: config.WEBHOOK_RETRY_JITTER,
+          maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
+        },
         disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
       }),
       pumpComponent({

@@ -7,8 +7,8 @@ import { createDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.js';
 import { createRedis } from '../../src/redis.js';
+import { DeliveryWorker } from '../../src/webhooks/delivery/worker.js';
 import { type AttemptRecord, DeliveryRecorder } from '../../src/webhooks/delivery-store.js';
-import { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
 import { enqueueDeliveries } from '../../src/webhooks/enqueue.js';
 import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
 import { FlowGate } from '../../src/webhooks/flow/gate.js';
@@ -70,9 +70,7 @@ beforeAll(async () => {
     metrics,
     logger,
     concurrency: 20,
-    schedule: [1, 1, 1],
-    jitter: 0,
-    maxRetryAfterSeconds: 5,
+    retry: { schedule: [1, 1, 1], jitter: 0, maxRetryAfterSeconds: 5 },
     disableAfterSeconds: 3_600,
   });
   await worker.start();

@@ -1,34 +1,31 @@
 import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
-import type { Sql } from '../db/client.js';
-import type { Envelope } from '../events/catalog.js';
-import { buildSystemEvent } from '../events/envelope.js';
-import { enqueueEventsSql } from '../events/outbox.js';
-import type { Logger } from '../logger.js';
-import type { Component } from '../platform/component.js';
-import { unsendableHeader } from './custom-headers.js';
+import type { Sql } from '../../db/client.js';
+import { buildSystemEvent } from '../../events/envelope.js';
+import { enqueueEventsSql } from '../../events/outbox.js';
+import type { Logger } from '../../logger.js';
+import type { Component } from '../../platform/component.js';
 import {
   type AttemptRecord,
   type DeliveryContext,
   DeliveryLoader,
   DeliveryRecorder,
   type DisabledSubscription,
-} from './delivery-store.js';
-import type { Verdict } from './flow/flow-control.js';
-import type { FlowGate } from './flow/gate.js';
-import { verdictOf } from './flow/verdict.js';
-import type { SendOutcome, WebhookHttpClient } from './http-client.js';
-import type { WebhookMetrics } from './metrics.js';
-import { DeliverJobSchema, retryDelayMs } from './queue.js';
-import { signWebhook } from './signing.js';
+} from '../delivery-store.js';
+import type { Verdict } from '../flow/flow-control.js';
+import type { FlowGate } from '../flow/gate.js';
+import type { WebhookHttpClient } from '../http-client.js';
+import type { WebhookMetrics } from '../metrics.js';
+import { DeliverJobSchema } from '../queue.js';
 import {
   type ActiveSubscription,
   notifySubscriptionsChanged,
   type SubscriptionIndex,
-} from './subscription-index.js';
-
-export const USER_AGENT = 'hookline-webhooks/0.1 (+https://www.standardwebhooks.com)';
+} from '../subscription-index.js';
+import { type AttemptOutcome, decideAttempt, type RetryPolicy } from './policy.js';
+import { blockedOutcome, webhookBody, webhookHeaders } from './request.js';
+import { deliveryIdOfJob, mayHaveReached, UnrecordedSends } from './unrecorded.js';
 
 /** A failed attempt that will be retried after `delayMs` (the schedule's, or the receiver's Retry-After). */
 class RetryLater extends Error {
@@ -55,104 +52,9 @@ export interface DeliveryWorkerOptions {
   metrics: WebhookMetrics;
   logger: Logger;
   concurrency: number;
-  schedule: readonly number[];
-  jitter: number;
-  maxRetryAfterSeconds: number;
+  retry: RetryPolicy;
   disableAfterSeconds: number;
 }
-
-/**
- * The body of a webhook: Standard Webhooks' `type`, `timestamp` and `data`, plus whom the event is
- * about (`user_id`) and who did it (`actor`), without which a receiver could not tell, say, whose
- * profile changed. The request's IP and user agent are not sent to receivers.
- */
-export function webhookBody(
-  event: Pick<Envelope, 'type' | 'occurred_at' | 'user_id' | 'actor' | 'data'>,
-): string {
-  return JSON.stringify({
-    type: event.type,
-    timestamp: event.occurred_at,
-    user_id: event.user_id,
-    actor: event.actor,
-    data: event.data,
-  });
-}
-
-/** Signed Standard Webhooks headers for one attempt; custom headers cannot override them. */
-export function webhookHeaders(input: {
-  eventId: string;
-  body: string;
-  secrets: readonly string[];
-  custom: Record<string, string>;
-  now?: number;
-}): Record<string, string> {
-  const timestamp = Math.floor((input.now ?? Date.now()) / 1_000);
-  return {
-    ...input.custom,
-    'content-type': 'application/json',
-    'user-agent': USER_AGENT,
-    'webhook-id': input.eventId,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook({
-      id: input.eventId,
-      timestamp,
-      body: input.body,
-      secrets: input.secrets,
-    }),
-  };
-}
-
-/** The delivery id of a job id (`deliveryId` or `deliveryId.generation`). */
-const deliveryIdOfJob = (jobId: string) => jobId.split('.')[0] ?? jobId;
-
-/** Whether the receiver may have got the request: it answered, or the connection broke after sending. */
-const mayHaveReached = (outcome: AttemptOutcome) =>
-  outcome.kind === 'response' || ['timeout', 'connection_reset', 'network'].includes(outcome.errorKind);
-
-/**
- * Marks of deliveries whose attempt may have reached the receiver without being recorded (recording
- * failed, or the job stalled mid-attempt), in a Redis hash per delivery kept 7 days (BullMQ's failed
- * jobs are kept as long). Written only on those failure paths; the delivery's next run takes the mark
- * and counts its send as a duplicate, so the hot path pays nothing.
- */
-export class UnrecordedSends {
-  constructor(private readonly redis: Redis) {}
-
-  private key = (deliveryId: string) => `hookline:webhooks:unrecorded:${deliveryId}`;
-
-  async mark(deliveryId: string, reason: 'unrecorded' | 'stalled'): Promise<void> {
-    await this.redis
-      .multi()
-      .hincrby(this.key(deliveryId), reason, 1)
-      .expire(this.key(deliveryId), 7 * 86_400)
-      .exec();
-  }
-
-  /** The marks of a delivery by reason (removing them), or undefined when there are none. */
-  async take(deliveryId: string): Promise<Record<string, number> | undefined> {
-    const result = await this.redis.multi().hgetall(this.key(deliveryId)).del(this.key(deliveryId)).exec();
-    const marks = (result?.[0]?.[1] ?? {}) as Record<string, string>;
-    const entries = Object.entries(marks).map(([reason, count]) => [reason, Number(count)] as const);
-    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
-  }
-}
-
-/** An attempt's outcome: what the endpoint answered, or why nothing was sent. */
-type AttemptOutcome =
-  | SendOutcome
-  | {
-      kind: 'error';
-      errorKind: 'secret_unavailable' | 'invalid_header';
-      message: string;
-      durationMs: number;
-    };
-
-const SECRET_UNAVAILABLE: AttemptOutcome = {
-  kind: 'error',
-  errorKind: 'secret_unavailable',
-  message: 'the signing secret cannot be decrypted: WEBHOOK_SECRETS_KEYS does not list its key',
-  durationMs: 0,
-};
 
 const statusClass = (outcome: AttemptOutcome) =>
   outcome.kind === 'response' ? `${Math.floor(outcome.status / 100)}xx` : 'error';
@@ -336,8 +238,8 @@ export class DeliveryWorker implements Component {
   }
 
   /**
-   * Sends one attempt, hands its verdict to `release` once the receiver has answered, and records it:
-   * 'succeeded' or 'dead', or a RetryLater to throw.
+   * Sends one attempt, hands its verdict to `release` once the receiver has answered, and records it
+   * with the step `decideAttempt` gives: 'succeeded' or 'dead', or a RetryLater to throw.
    */
   private async attempt(
     job: Job,
@@ -345,96 +247,75 @@ export class DeliveryWorker implements Component {
     subscription: ActiveSubscription,
     release: (verdict: Verdict) => void,
   ): Promise<'succeeded' | 'dead' | RetryLater> {
-    const { deliveryId, generation } = job.data as { deliveryId: string; generation: number };
-    const number = context.attempts + 1;
-    const isLast = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    // Only a delivery that ran before can have been sent without being recorded: a first run costs
-    // no Redis call.
-    const earlierUnrecorded =
-      (job.attemptsStarted ?? 1) > 1 || generation > 0 ? await this.unrecorded.take(deliveryId) : undefined;
     const startedAt = new Date();
-    const body = webhookBody(context.event);
-    // Never send unsigned: without a readable secret the attempt fails, not sent, and is retried on
-    // schedule; being the platform's failure, it says nothing of the endpoint (see endpointHealth).
-    // Nor with a custom header that cannot be sent (stored before the rule existed): undici would
-    // refuse it, and count every refusal against the origin's connections for good.
-    const unsendable = unsendableHeader(subscription.headers);
-    const blocked: AttemptOutcome | undefined =
-      subscription.secrets.length === 0
-        ? SECRET_UNAVAILABLE
-        : unsendable
-          ? {
-              kind: 'error',
-              errorKind: 'invalid_header',
-              message: `${unsendable}: fix the subscription's headers, then recover the delivery`,
-              durationMs: 0,
-            }
-          : undefined;
-    const sent = blocked === undefined;
-    if (sent && earlierUnrecorded) {
-      for (const [reason, count] of Object.entries(earlierUnrecorded))
-        this.options.metrics.duplicateSends.inc({ reason }, count);
-      this.options.logger.warn(
-        { deliveryId, attempt: number, earlier: earlierUnrecorded },
-        'sending a delivery again whose earlier attempt may have reached the receiver unrecorded',
-      );
-    }
-    const outcome: AttemptOutcome =
-      blocked ??
-      (await this.options.http.post(
-        subscription.url,
-        webhookHeaders({
-          eventId: context.event.id,
-          body,
-          secrets: subscription.secrets,
-          custom: subscription.headers,
-        }),
-        body,
-      ));
-    this.options.metrics.attempts.inc({ status_class: statusClass(outcome) });
-    if (sent) this.options.metrics.attemptDuration.observe(outcome.durationMs / 1_000);
-    if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked')
-      this.options.metrics.ssrfRefusals.inc();
-    release(verdictOf(!sent ? { kind: 'not_sent' } : outcome));
-
-    const succeeded = outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300;
-    const gone = outcome.kind === 'response' && outcome.status === 410;
-    const honourRetryAfter =
-      outcome.kind === 'response' && (outcome.status === 429 || outcome.status === 503);
-    const delayMs = retryDelayMs({
-      schedule: this.options.schedule,
-      retry: job.attemptsMade + 1,
-      jitter: this.options.jitter,
-      retryAfterSeconds: honourRetryAfter ? outcome.retryAfterSeconds : undefined,
-      maxRetryAfterSeconds: this.options.maxRetryAfterSeconds,
-    });
-    // (no retry can send a header that cannot be sent)
-    const status = succeeded ? 'succeeded' : gone || isLast || unsendable ? 'dead' : 'retrying';
+    const blocked = blockedOutcome(subscription);
+    if (!blocked) await this.countEarlierSends(job, context);
+    const outcome = blocked ?? (await this.send(context, subscription));
+    const decision = decideAttempt(
+      outcome,
+      { retry: job.attemptsMade + 1, isLast: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) },
+      this.options.retry,
+    );
+    this.observe(outcome, decision.sent);
+    release(decision.verdict);
+    const { status, delayMs } = decision;
     await this.recordSent(
       outcome,
       {
-        ...this.baseRecord(context, number, startedAt),
+        ...this.baseRecord(context, context.attempts + 1, startedAt),
         durationMs: outcome.durationMs,
         statusCode: outcome.kind === 'response' ? outcome.status : null,
         errorKind: outcome.kind === 'error' ? outcome.errorKind : null,
         errorMessage: outcome.kind === 'error' ? outcome.message : null,
         responseExcerpt: outcome.kind === 'response' ? outcome.excerpt : null,
         status,
-        nextAttemptAt: status === 'retrying' ? new Date(Date.now() + delayMs) : null,
-        gone,
-        endpointHealth: sent,
+        nextAttemptAt: delayMs === null ? null : new Date(Date.now() + delayMs),
+        gone: decision.gone,
+        endpointHealth: decision.sent,
       },
-      sent,
+      decision.sent,
     );
     this.options.metrics.deliveries.inc({ outcome: status });
-    if (succeeded) {
+    if (status === 'succeeded') {
       this.options.metrics.endToEnd.observe((Date.now() - Date.parse(context.event.occurred_at)) / 1_000);
-      return 'succeeded';
     }
-    if (status === 'dead') return 'dead';
-    const why =
-      outcome.kind === 'response' ? `answered ${outcome.status}` : `${outcome.errorKind}: ${outcome.message}`;
-    return new RetryLater(why, delayMs);
+    if (status !== 'retrying') return status;
+    return new RetryLater(decision.reason ?? 'failed', delayMs ?? 0);
+  }
+
+  private async send(context: DeliveryContext, subscription: ActiveSubscription): Promise<AttemptOutcome> {
+    const body = webhookBody(context.event);
+    const headers = webhookHeaders({
+      eventId: context.event.id,
+      body,
+      secrets: subscription.secrets,
+      custom: subscription.headers,
+    });
+    return this.options.http.post(subscription.url, headers, body);
+  }
+
+  /**
+   * A delivery sent again whose earlier attempt may have reached the receiver unrecorded counts as a
+   * duplicate send. Only a delivery that ran before can have been: a first run costs no Redis call.
+   */
+  private async countEarlierSends(job: Job, context: DeliveryContext): Promise<void> {
+    const { generation } = job.data as { generation: number };
+    if ((job.attemptsStarted ?? 1) <= 1 && generation === 0) return;
+    const earlier = await this.unrecorded.take(context.id);
+    if (!earlier) return;
+    for (const [reason, count] of Object.entries(earlier))
+      this.options.metrics.duplicateSends.inc({ reason }, count);
+    this.options.logger.warn(
+      { deliveryId: context.id, attempt: context.attempts + 1, earlier },
+      'sending a delivery again whose earlier attempt may have reached the receiver unrecorded',
+    );
+  }
+
+  private observe(outcome: AttemptOutcome, sent: boolean): void {
+    const { metrics } = this.options;
+    metrics.attempts.inc({ status_class: statusClass(outcome) });
+    if (sent) metrics.attemptDuration.observe(outcome.durationMs / 1_000);
+    if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked') metrics.ssrfRefusals.inc();
   }
 
   /**
