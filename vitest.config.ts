@@ -1,10 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 // Three projects: `unit` (pure logic, no services), `integration` (the real local stack, run in
-// parallel files, each test making its own names), and `chaos` (stops and restarts stack services, so
-// it runs alone, after the others, one file at a time).
+// parallel files, each test making its own names), and `chaos` (stops and restarts stack services, or
+// measures under load, so it runs alone, after the others, one file at a time). Integration files
+// spend most of their time waiting on the services, so four run at once even on two cores; the chaos
+// files do not (run side by side on two cores, they took longer than one after the other).
 export default defineConfig({
   test: {
+    maxWorkers: 4,
     projects: [
       {
         test: {

@@ -54,7 +54,7 @@ async function main() {
   await admin.connect();
   await producer.connect();
   // A consumer group of its own, starting at the end of each topic: only this run's events count.
-  await startGroupAtEnd(admin, groupId, allTopics);
+  await startGroupAtEnd(kafka, groupId, allTopics);
 
   const started0 = await children.start(['scripts/bench-receiver.ts'], { BENCH_RUN: run }, isReceiverReady);
   const receiver = started0.child;

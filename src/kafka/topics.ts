@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../logger.js';
 
 /**
@@ -35,20 +35,34 @@ export async function ensureTopics(
 }
 
 /**
- * Starts a new consumer group at the current end of each topic, so it sees only later events.
- * Explicit offsets, because kafkajs's `resetOffsets` commits -1, which a consumer reads as "none yet".
+ * Starts a new consumer group at the current end of each topic, so it sees only later events: one
+ * short-lived member joins, commits the end offsets and leaves. (kafkajs's `admin.setOffsets` takes a
+ * topic at a time and waits out a whole fetch, about 5 s each; its `resetOffsets` commits -1, which a
+ * consumer reads as "none yet".)
  */
 export async function startGroupAtEnd(
-  admin: Admin,
+  kafka: Kafka,
   groupId: string,
   topics: readonly string[],
 ): Promise<void> {
-  for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.setOffsets({
-      groupId,
-      topic,
-      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
-    });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await Promise.all(
+    topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) })),
+  ).finally(() => admin.disconnect());
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.subscribe({ topics: [...topics], fromBeginning: false });
+    await consumer.run({ autoCommit: false, eachBatch: async () => {} });
+    await joined;
+    await consumer.commitOffsets(
+      ends.flatMap(({ topic, partitions }) =>
+        partitions.map(({ partition, high }) => ({ topic, partition, offset: high })),
+      ),
+    );
+  } finally {
+    await consumer.disconnect();
   }
 }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { ownPipeline } from '../helpers/pipeline.js';
 import { spawnProcess } from '../helpers/process.js';
 
-// `npm start`: every component in one process. It runs delivery workers on the shared queue, so it
-// runs in the `chaos` project, alone.
+// `npm start`: every component in one process (on a queue and consumer groups of its own).
 describe('the all-in-one process', () => {
   it('starts every component, reports ClickHouse among its dependencies, and stops cleanly', async () => {
+    const pipeline = await ownPipeline('all-in-one');
     const all = await spawnProcess('all', {
+      ...pipeline.env,
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
       WEBHOOK_ALLOW_HTTP: 'true',
     });
@@ -17,8 +19,8 @@ describe('the all-in-one process', () => {
       expect(ready.status).toBe('ready');
       expect(Object.keys(ready.checks).sort()).toEqual(['clickhouse', 'kafka', 'postgres', 'redis']);
       const metrics = await (await fetch(`${all.baseUrl}/metrics`)).text();
-      expect(metrics).toMatch(/hookline_kafka_consumer_lag\{[^}]*group="hookline-fanout"/);
-      expect(metrics).toMatch(/hookline_kafka_consumer_lag\{[^}]*group="hookline-audit"/);
+      for (const group of [pipeline.env.FANOUT_GROUP_ID, pipeline.env.AUDIT_GROUP_ID])
+        expect(metrics).toMatch(new RegExp(`hookline_kafka_consumer_lag\\{[^}]*group="${group}"`));
       expect(metrics).toContain('hookline_webhook_queue_jobs');
       expect(metrics).toContain('hookline_outbox_pending');
       const started = all.output();
@@ -27,6 +29,7 @@ describe('the all-in-one process', () => {
       }
     } finally {
       expect(await all.terminate('SIGTERM')).toBe(0);
+      await pipeline.remove();
     }
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import {
 } from '../helpers/api.js';
 import { testConfig } from '../helpers/env.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 
@@ -31,19 +32,24 @@ const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
 let platform: TestPlatform;
 let audit: SpawnedProcess | undefined;
 let recorder: EventRecorder;
+let pipeline: OwnPipeline;
 
 beforeAll(async () => {
   recorder = await recordEvents();
+  pipeline = await ownPipeline('audit-chaos');
   // API and relay here; the audit worker in a process of its own, to be killed.
   platform = await startPlatform({ ADMIN_EMAIL, ADMIN_PASSWORD, REGISTER_MAX_PER_IP: '100000' });
-  audit = await spawnProcess('audit', auditEnv);
+  audit = await spawnProcess('audit', { ...auditEnv, ...pipeline.env });
 });
 afterAll(async () => {
-  await audit?.terminate('SIGKILL');
+  // ClickHouse back first (a failed outage test may have left it down), then the worker stopped, not
+  // killed: it flushes and leaves its consumer group, which can then be removed.
+  await run('bash', [stackScript, 'up', 'clickhouse'], { timeout: 120_000 });
+  await audit?.terminate('SIGTERM');
   await platform?.stop();
   await recorder?.stop();
   await clickhouse.close();
-  await run('bash', [stackScript, 'up', 'clickhouse'], { timeout: 120_000 });
+  await pipeline?.remove();
 });
 
 async function storedOnce(userIds: string[], expected: number, timeoutMs = 60_000) {
@@ -160,7 +166,7 @@ describe('the audit worker under failure', () => {
     audit?.child.kill('SIGKILL');
     await audit?.terminate();
     const ids = await burst;
-    audit = await spawnProcess('audit', auditEnv);
+    audit = await spawnProcess('audit', { ...auditEnv, ...pipeline.env });
     expect(await storedOnce(ids, 60)).toEqual({ rows: 60, events: 60 });
   }, 120_000);
 

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminSession, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
@@ -9,18 +10,22 @@ const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform | undefined;
 let receiver: Receiver | undefined;
 let recorder: EventRecorder | undefined;
+let pipeline: OwnPipeline | undefined;
 afterAll(async () => {
   await platform?.stop();
   await receiver?.close();
   await recorder?.stop();
+  await pipeline?.remove();
 });
 
-// Its own delivery workers with a 2-second failure window, so it runs alone (the `chaos` project).
+// Its own delivery workers with a 2-second failure window, on a queue and consumer groups of its own.
 describe('a subscription whose deliveries keep failing', () => {
   it('is disabled after the configured period with no success, with the reason stored and an event published', async () => {
     recorder = await recordEvents();
+    pipeline = await ownPipeline('auto-disable');
     platform = await startPlatform(
       {
+        ...pipeline.env,
         ADMIN_EMAIL,
         ADMIN_PASSWORD,
         WEBHOOK_DISABLE_AFTER_SECONDS: '2',

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminSession, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { uniqueSuffix } from '../helpers/env.js';
+import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { produceProfileEvents } from '../helpers/produce.js';
@@ -12,17 +13,23 @@ let platform: TestPlatform | undefined;
 let receiver: Receiver | undefined;
 let worker: SpawnedProcess | undefined;
 let cleanup: (() => Promise<unknown>) | undefined;
+let pipeline: OwnPipeline | undefined;
 afterAll(async () => {
   await worker?.terminate('SIGKILL');
   await cleanup?.();
   await platform?.stop();
   await receiver?.close();
+  await pipeline?.remove();
 });
 
 describe('delivery workers killed', () => {
   it('SIGKILL five times while 5,000 deliveries are in flight: every delivery reaches the receiver at least once', async () => {
     // API, relay and fan-out here; the delivery workers in a separate process that is killed.
-    platform = await startPlatform({ ADMIN_EMAIL, ADMIN_PASSWORD }, { webhooks: 'fanout-only' });
+    pipeline = await ownPipeline('delivery-kill');
+    platform = await startPlatform(
+      { ADMIN_EMAIL, ADMIN_PASSWORD, ...pipeline.env },
+      { webhooks: 'fanout-only' },
+    );
     const marker = `kill${uniqueSuffix()}`;
     const seen = new Map<string, number>();
     receiver = await startReceiver((request) => {
@@ -41,6 +48,7 @@ describe('delivery workers killed', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     const env = {
+      ...pipeline.env,
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
       DELIVERY_CONCURRENCY: '50',

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
 import { newSigningSecret } from '../../src/webhooks/signing.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
+import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { produceProfileEvents } from '../helpers/produce.js';
 
@@ -12,9 +13,12 @@ const { sql, end } = createDatabase({
   applicationName: 'test-fanout-kill',
 });
 let fanout: SpawnedProcess | undefined;
+let pipeline: OwnPipeline | undefined;
 const subscription = uuidv7();
 afterAll(async () => {
-  await fanout?.terminate('SIGKILL');
+  // Stopped, not killed: it leaves its consumer group, which can then be removed.
+  await fanout?.terminate('SIGTERM');
+  await pipeline?.remove();
   // Deleting the subscription deletes its deliveries; their queued jobs then find nothing to do.
   await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
   await end({ timeout: 5 });
@@ -26,7 +30,8 @@ describe('the fan-out worker killed mid-batch', () => {
     // A subscription that nothing delivers to in this test (no delivery worker runs here).
     await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret)
       VALUES (${subscription}, 'http://127.0.0.1:9/fanout-kill', ${['user.profile.updated']}, ${newSigningSecret()})`;
-    fanout = await spawnProcess('fanout', {});
+    pipeline = await ownPipeline('fanout-kill');
+    fanout = await spawnProcess('fanout', pipeline.env);
     const total = 3_000;
     const producing = produceProfileEvents(total, marker, 100);
     const rowsSoFar = async () => {
@@ -52,7 +57,7 @@ describe('the fan-out worker killed mid-batch', () => {
     const atKill = (await deliveries()).n;
     expect(atKill).toBeLessThan(total);
 
-    fanout = await spawnProcess('fanout', {});
+    fanout = await spawnProcess('fanout', pipeline.env);
     const end = Date.now() + 90_000;
     while ((await deliveries()).n < total && Date.now() < end)
       await new Promise((resolve) => setTimeout(resolve, 200));

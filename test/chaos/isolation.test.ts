@@ -56,7 +56,7 @@ let cpu: ReturnType<typeof cpuMeter>;
 beforeAll(async () => {
   await admin.connect();
   await producer.connect();
-  await startGroupAtEnd(admin, groupId, allTopics);
+  await startGroupAtEnd(kafka, groupId, allTopics);
   const receiver = await children.start(['scripts/bench-receiver.ts'], { BENCH_RUN: run }, isReceiverReady);
   receiverPort = portsOf(receiver.line).port;
   // A high-volume receiver's operator raises max_in_flight above the default 20: at 1,000 events/s the

@@ -91,7 +91,7 @@ beforeAll(async () => {
   // Fresh consumer groups that start at the end of every topic: only this test's events count.
   await admin.connect();
   for (const groupId of [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID])
-    await startGroupAtEnd(admin, groupId, allTopics);
+    await startGroupAtEnd(kafka, groupId, allTopics);
   const [now] = await sql<{ now: Date }[]>`SELECT now() AS now`;
   since = now?.now ?? new Date();
 

@@ -2,19 +2,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
 import { apiClient, signedUpUser, TEST_ADMIN_PASSWORD, type Tokens, uniqueEmail } from '../helpers/api.js';
 import { testConfig } from '../helpers/env.js';
+import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const ADMIN_EMAIL = uniqueEmail('audit-admin');
 const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
 let platform: TestPlatform;
+let pipeline: OwnPipeline | undefined;
 
 beforeAll(async () => {
-  platform = await startPlatform({ ADMIN_EMAIL, ADMIN_PASSWORD, AUDIT_FLUSH_MS: '100' }, { audit: true });
+  pipeline = await ownPipeline('audit');
+  platform = await startPlatform(
+    { ADMIN_EMAIL, ADMIN_PASSWORD, AUDIT_FLUSH_MS: '100', ...pipeline.env },
+    { audit: true },
+  );
 });
 afterAll(async () => {
   await platform?.stop();
   await clickhouse.close();
+  await pipeline?.remove();
 });
 
 interface Row {

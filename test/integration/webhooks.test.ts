@@ -31,11 +31,12 @@ const SECRETS_KEY_A = 'first-passphrase-for-webhook-secrets-in-tests';
 const SECRETS_KEY_B = 'second-passphrase-for-webhook-secrets-in-tests';
 const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform;
-const kafkaAdmin = createKafka({
+const kafka = createKafka({
   brokers: testConfig.KAFKA_BROKERS,
   clientId: 'test-webhooks',
   logger: testLogger,
-}).admin();
+});
+const kafkaAdmin = kafka.admin();
 let recorder: EventRecorder;
 let admin: { client: ApiClient; token: string };
 const receivers: Receiver[] = [];
@@ -50,7 +51,7 @@ const WEBHOOK_QUEUE = `test-webhooks-${run}`;
 beforeAll(async () => {
   recorder = await recordEvents();
   await kafkaAdmin.connect();
-  await startGroupAtEnd(kafkaAdmin, FANOUT_GROUP_ID, allTopics);
+  await startGroupAtEnd(kafka, FANOUT_GROUP_ID, allTopics);
   platform = await startPlatform(
     {
       FANOUT_GROUP_ID,

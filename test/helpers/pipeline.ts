@@ -1,0 +1,73 @@
+import { Queue } from 'bullmq';
+import { vi } from 'vitest';
+import { allTopics } from '../../src/events/topics.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { startGroupAtEnd } from '../../src/kafka/topics.js';
+import { createRedis } from '../../src/redis.js';
+import { linesKey } from '../../src/webhooks/flow/flow-control.js';
+import { testConfig, uniqueSuffix } from './env.js';
+import { testLogger } from './logger.js';
+
+export interface OwnPipeline {
+  /** For the platform's processes: the delivery queue and the consumer groups of this test alone. */
+  env: {
+    WEBHOOK_QUEUE: string;
+    FANOUT_GROUP_ID: string;
+    AUDIT_GROUP_ID: string;
+    DELIVERY_SWEEP_INTERVAL_SECONDS: string;
+  };
+  /** Removes the queue with every job in it, its flow lines and the consumer groups. */
+  remove: () => Promise<void>;
+}
+
+/**
+ * A webhook pipeline of a test's own: a delivery queue and fan-out and audit consumer groups that no
+ * other test file shares, the groups starting at the end of every topic (only this test's events
+ * count, never the backlog of earlier ones), so that test files can run side by side. Its delivery
+ * processes sweep nothing (a sweeper would re-queue other files' deliveries into this queue).
+ */
+export async function ownPipeline(label: string): Promise<OwnPipeline> {
+  const name = `test-${label}-${uniqueSuffix()}`;
+  const env = {
+    WEBHOOK_QUEUE: name,
+    FANOUT_GROUP_ID: `${name}-fanout`,
+    AUDIT_GROUP_ID: `${name}-audit`,
+    DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
+  };
+  const kafka = createKafka({ brokers: testConfig.KAFKA_BROKERS, clientId: name, logger: testLogger });
+  await Promise.all(
+    [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID].map((group) => startGroupAtEnd(kafka, group, allTopics)),
+  );
+  const remove = async () => {
+    const connection = createRedis(testConfig.REDIS_URL, 'queue', `${name}:remove`);
+    const queue = new Queue(name, { connection });
+    try {
+      await queue.obliterate({ force: true });
+      await connection.del(linesKey(name));
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+    const cleaner = kafka.admin();
+    await cleaner.connect();
+    try {
+      // A group still has a member until that process has left it (stopped) or its session expired
+      // (killed): stop the processes first; a killed member is waited for, up to a session's length.
+      for (const group of [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID]) {
+        await vi.waitFor(() => cleaner.deleteGroups([group]).catch(unlessGone), {
+          timeout: 45_000,
+          interval: 1_000,
+        });
+      }
+    } finally {
+      await cleaner.disconnect();
+    }
+  };
+  return { env, remove };
+}
+
+/** A group already gone counts as deleted (a retry after a partial failure); any other error throws. */
+function unlessGone(error: unknown): void {
+  const groups = (error as { groups?: { error?: { type?: string } }[] }).groups ?? [];
+  if (groups.length === 0 || groups.some((g) => g.error?.type !== 'GROUP_ID_NOT_FOUND')) throw error;
+}
