@@ -11,15 +11,17 @@ import { jobIdOf } from './queue.js';
  * or failed for a reason the worker could not record) and queues them again under a new generation.
  * A delivery is overdue when it is pending or retrying and its next attempt was due `graceSeconds`
  * ago; it is re-queued only if BullMQ no longer holds a live job for it and it is not parked in its
- * subscription's line. Returns how many.
+ * subscription's line. Looks at `limit` overdue deliveries in id order after `after` (a sweep goes on
+ * where the last one stopped: a long line of parked ones never hides a lost one behind it). Returns
+ * how many were queued again, and the last id looked at (null when none was left).
  */
 export async function sweepLostDeliveries(
   deps: { sql: Sql; queue: Queue; flow: FlowControl; retries: number },
-  options: { graceSeconds: number; limit?: number } = { graceSeconds: 300 },
-): Promise<number> {
+  options: { graceSeconds: number; limit?: number; after?: string } = { graceSeconds: 300 },
+): Promise<{ requeued: number; last: string | null }> {
   const overdue = await deps.sql<{ id: string; generation: number; subscription_id: string }[]>`
     SELECT id, generation, subscription_id FROM webhook_deliveries
-    WHERE status IN ('pending', 'retrying')
+    WHERE status IN ('pending', 'retrying') AND id > ${options.after ?? NO_ID}
       AND COALESCE(next_attempt_at, created_at) < now() - make_interval(secs => ${options.graceSeconds})
     ORDER BY id LIMIT ${options.limit ?? 1_000}`;
   // One state lookup per row, all sent at once ('unknown': BullMQ holds no such job); a job parked in
@@ -32,12 +34,19 @@ export async function sweepLostDeliveries(
       return deps.flow.isParked(row.subscription_id, jobId);
     }),
   );
+  const last = overdue.at(-1)?.id ?? null;
   const lost = overdue.filter((_, i) => !live[i]).map((row) => row.id);
-  if (lost.length === 0) return 0;
-  return requeueDeliveries(deps, deps.sql`id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')`, {
-    resetStatus: false,
-  });
+  if (lost.length === 0) return { requeued: 0, last };
+  const requeued = await requeueDeliveries(
+    deps,
+    deps.sql`id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')`,
+    { resetStatus: false },
+  );
+  return { requeued, last };
 }
+
+/** Below every delivery id. */
+const NO_ID = '00000000-0000-0000-0000-000000000000';
 
 /** Runs the sweep every `intervalMs`. */
 export function sweeperComponent(options: {
@@ -48,14 +57,16 @@ export function sweeperComponent(options: {
   logger: Logger;
   intervalMs?: number;
 }): Component {
+  let after: string | undefined;
   return periodicComponent({
     name: 'delivery-sweeper',
     intervalMs: options.intervalMs ?? 60_000,
     logger: options.logger,
     failure: 'sweeping lost deliveries failed',
     task: async () => {
-      const count = await sweepLostDeliveries(options);
-      if (count > 0) options.logger.warn({ count }, 're-queued deliveries whose jobs were lost');
+      const { requeued, last } = await sweepLostDeliveries(options, { graceSeconds: 300, after });
+      after = last ?? undefined; // from the start again once the end is reached
+      if (requeued > 0) options.logger.warn({ count: requeued }, 're-queued deliveries whose jobs were lost');
     },
   });
 }

@@ -18,10 +18,11 @@ const subscription = uuidv7();
 afterAll(async () => {
   // Stopped, not killed: it leaves its consumer group, which can then be removed.
   await fanout?.terminate('SIGTERM');
-  await pipeline?.remove();
-  // Deleting the subscription deletes its deliveries; their queued jobs then find nothing to do.
+  // Deleting the subscription deletes its deliveries (first: whatever else fails, no later test's
+  // fan-out finds it).
   await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
   await end({ timeout: 5 });
+  await pipeline?.remove();
 });
 
 describe('the fan-out worker killed mid-batch', () => {

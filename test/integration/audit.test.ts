@@ -97,8 +97,12 @@ describe('the audit worker', () => {
 
   it('exports its consumer lag per topic and partition', async () => {
     const text = await (await fetch(`${platform.baseUrl}/metrics`)).text();
+    // (its group is this file's own: see ownPipeline)
+    const group = pipeline?.env.AUDIT_GROUP_ID;
     expect(text).toMatch(
-      /hookline_kafka_consumer_lag\{[^}]*group="hookline-audit"[^}]*topic="auth-events"[^}]*partition="0"/,
+      new RegExp(
+        `hookline_kafka_consumer_lag\\{[^}]*group="${group}"[^}]*topic="auth-events"[^}]*partition="0"`,
+      ),
     );
     expect(text).toContain('hookline_audit_rows_inserted_total');
   });

@@ -446,13 +446,46 @@ describe('lost jobs', () => {
       { jobId: queued.deliveryId, delay: 3_600_000 },
     );
 
-    const requeued = await sweepLostDeliveries({ sql, queue, flow, retries: 3 }, { graceSeconds: 300 });
+    const { requeued } = await sweepLostDeliveries({ sql, queue, flow, retries: 3 }, { graceSeconds: 300 });
     expect(requeued).toBe(1);
     const [request] = await target.waitFor(1);
     expect(request?.headers['webhook-id']).toBe(lost.eventId);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(target.requests).toHaveLength(1);
     await queue.remove(queued.deliveryId);
+  });
+});
+
+describe('lost jobs behind a long line', () => {
+  it('a sweep goes on where the last one stopped: a lost delivery behind more live ones than a sweep looks at is found', async () => {
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['webhook.test']);
+    const { sql } = platform.running.deps;
+    const { queue, flow } = webhookDeps(platform.running.deps);
+    const start = uuidv7(); // below every delivery made here
+    const ids = [uuidv7(), uuidv7(), uuidv7()];
+    // Two overdue deliveries with live (delayed) jobs, then one whose job was lost.
+    for (const [i, id] of ids.entries()) {
+      const event = buildEvent({
+        type: 'webhook.test',
+        userId: null,
+        actor: systemActor,
+        meta: systemMeta,
+        data: { subscription_id: sub.id, message: 'behind' },
+      });
+      await sql`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${sql.json(event as never)})`;
+      await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at, created_at)
+        VALUES (${id}, ${event.id}, ${sub.id}, ${event.type}, ${event.occurred_at}, now() - interval '10 minutes')`;
+      if (i < 2)
+        await queue.add('deliver', { deliveryId: id, generation: 0 }, { jobId: id, delay: 3_600_000 });
+    }
+    const deps = { sql, queue, flow, retries: 3 };
+    const first = await sweepLostDeliveries(deps, { graceSeconds: 300, limit: 2, after: start });
+    expect(first).toEqual({ requeued: 0, last: ids[1] });
+    const second = await sweepLostDeliveries(deps, { graceSeconds: 300, limit: 2, after: first.last ?? '' });
+    expect(second).toEqual({ requeued: 1, last: ids[2] });
+    expect(await target.waitFor(1)).toHaveLength(1);
+    for (const id of ids.slice(0, 2)) await queue.remove(id);
   });
 });
 
