@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '../clickhouse/client.js';
 import { chUtcDateTime } from '../clickhouse/sql.js';
-import { parseEnvelope } from '../events/catalog.js';
+import type { Envelope } from '../events/catalog.js';
+import { type EventChunk, eventConsumer } from '../events/consume.js';
 import type { Logger } from '../logger.js';
 import { type Component, periodicComponent } from '../platform/component.js';
 import { migrateClickHouse } from './migrations.js';
@@ -40,7 +41,7 @@ interface Pending {
  */
 export class AuditWorker implements Component {
   readonly name = 'audit';
-  private readonly consumer: Consumer;
+  private readonly consumer: ReturnType<typeof eventConsumer>;
   private pending: Pending = this.newPending();
   private timer: NodeJS.Timeout | undefined;
   private readonly metrics;
@@ -53,12 +54,25 @@ export class AuditWorker implements Component {
       logger: options.logger,
       failure: 'audit: pruning failed',
     });
-    this.consumer = options.kafka.consumer({
+    this.consumer = eventConsumer({
+      kafka: options.kafka,
       groupId: options.groupId,
-      sessionTimeout: 15_000,
-      heartbeatInterval: 3_000,
+      topics: options.topics,
+      consumer: { sessionTimeout: 15_000, heartbeatInterval: 3_000 },
+      partitionsAtOnce: 6,
+      // A partition's whole batch joins the buffer shared by every partition, stored in one insert.
+      chunkSize: Number.POSITIVE_INFINITY,
+      handle: (chunk) => this.handle(chunk),
+      onInvalid: () => this.metrics.invalid.inc(),
+      logger: options.logger,
+      name: 'audit',
     });
     this.metrics = {
+      invalid: new Counter({
+        name: 'hookline_audit_invalid_events_total',
+        help: 'Messages on the event topics that are not valid events (skipped).',
+        registers: [options.registry],
+      }),
       inserted: new Counter({
         name: 'hookline_audit_rows_inserted_total',
         help: 'Audit rows inserted into ClickHouse.',
@@ -100,36 +114,14 @@ export class AuditWorker implements Component {
   async start(): Promise<void> {
     await migrateClickHouse(this.options.clickhouse, this.options.database, this.options.logger);
     await this.retention.start();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
-    await this.consumer.run({
-      eachBatchAutoResolve: false,
-      autoCommit: true,
-      autoCommitThreshold: 1,
-      partitionsConsumedConcurrently: 6,
-      eachBatch: (payload) => this.handle(payload),
-    });
+    await this.consumer.start();
   }
 
-  private async handle({
-    batch,
-    resolveOffset,
-    heartbeat,
-    commitOffsetsIfNecessary,
-  }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0) return;
+  /** Buffers a chunk's rows and resolves once the insert holding them is acknowledged. */
+  private async handle({ events, heartbeat }: EventChunk): Promise<void> {
+    if (events.length === 0) return;
     const pending = this.pending;
-    for (const message of batch.messages) {
-      try {
-        const event = parseEnvelope(JSON.parse(message.value?.toString() ?? ''));
-        pending.rows.push(auditRow(event, { truncateIp: this.options.truncateIp }));
-      } catch (error) {
-        this.options.logger.error(
-          { err: error, topic: batch.topic, offset: message.offset },
-          'audit: skipping an invalid event',
-        );
-      }
-    }
+    for (const event of events) this.buffer(pending, event);
     this.metrics.buffered.set(pending.rows.length);
     if (pending.rows.length >= this.options.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
@@ -142,9 +134,18 @@ export class AuditWorker implements Component {
       await Promise.race([pending.done, sleep(2_000)]);
       if (!stored) await heartbeat();
     }
-    const last = batch.messages.at(-1);
-    if (last) resolveOffset(last.offset);
-    await commitOffsetsIfNecessary();
+  }
+
+  private buffer(pending: Pending, event: Envelope): void {
+    try {
+      pending.rows.push(auditRow(event, { truncateIp: this.options.truncateIp }));
+    } catch (error) {
+      this.metrics.invalid.inc();
+      this.options.logger.error(
+        { err: error, eventId: event.id },
+        'audit: skipping an event it cannot store',
+      );
+    }
   }
 
   /** Inserts what is buffered, retrying with backoff until ClickHouse takes it. */
@@ -191,6 +192,6 @@ export class AuditWorker implements Component {
   async stop(): Promise<void> {
     await this.retention.stop();
     await this.flush();
-    await this.consumer.disconnect();
+    await this.consumer.stop();
   }
 }

@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../db/client.js';
-import { type Envelope, parseEnvelope } from '../events/catalog.js';
+import type { Envelope } from '../events/catalog.js';
+import { eventConsumer } from '../events/consume.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
 import { enqueueDeliveries } from './enqueue.js';
@@ -98,72 +99,44 @@ const FANOUT_PARTITIONS_AT_ONCE = 4;
  */
 export class FanoutWorker implements Component {
   readonly name = 'fanout';
-  private readonly consumer: Consumer;
+  private readonly consumer: ReturnType<typeof eventConsumer>;
 
   constructor(
     kafka: Kafka,
     private readonly deps: FanoutDeps & { groupId: string; topics: readonly string[] },
   ) {
-    this.consumer = kafka.consumer({
+    this.consumer = eventConsumer({
+      kafka,
       groupId: deps.groupId,
-      // A member that dies is replaced after this long: short, so a crashed worker's partitions move fast.
-      sessionTimeout: 10_000,
-      heartbeatInterval: 3_000,
-      maxBytesPerPartition: 2 * 1024 * 1024,
-      allowAutoTopicCreation: false,
+      topics: deps.topics,
+      consumer: {
+        // A member that dies is replaced after this long: short, so a crashed worker's partitions move fast.
+        sessionTimeout: 10_000,
+        heartbeatInterval: 3_000,
+        maxBytesPerPartition: 2 * 1024 * 1024,
+        allowAutoTopicCreation: false,
+      },
+      // Partitions are fanned out side by side (each in its order): one partition's batch waiting on
+      // PostgreSQL does not hold the others' events back.
+      partitionsAtOnce: FANOUT_PARTITIONS_AT_ONCE,
+      chunkSize: CHUNK,
+      handle: async ({ topic, events, messages }) => {
+        await fanOut(deps, events);
+        deps.metrics.eventsConsumed.inc({ topic }, messages);
+      },
+      onInvalid: () => deps.metrics.invalidEvents.inc(),
+      logger: deps.logger,
+      name: 'fan-out',
     });
   }
 
   async start(): Promise<void> {
     await this.deps.index.start();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.deps.topics], fromBeginning: true });
-    await this.consumer.run({
-      eachBatchAutoResolve: false,
-      // Partitions are fanned out side by side (each in its order): one partition's batch waiting on
-      // PostgreSQL does not hold the others' events back.
-      partitionsConsumedConcurrently: FANOUT_PARTITIONS_AT_ONCE,
-      autoCommit: true,
-      // Commit what is durable after every chunk, so a restart re-reads as little as possible.
-      autoCommitThreshold: 1,
-      eachBatch: (payload) => this.handle(payload),
-    });
-  }
-
-  private async handle({
-    batch,
-    resolveOffset,
-    heartbeat,
-    commitOffsetsIfNecessary,
-    isRunning,
-    isStale,
-  }: EachBatchPayload) {
-    for (let start = 0; start < batch.messages.length; start += CHUNK) {
-      if (!isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(start, start + CHUNK);
-      const events: Envelope[] = [];
-      for (const message of chunk) {
-        try {
-          events.push(parseEnvelope(JSON.parse(message.value?.toString() ?? '')));
-        } catch (error) {
-          this.deps.metrics.invalidEvents.inc();
-          this.deps.logger.error(
-            { err: error, topic: batch.topic, partition: batch.partition, offset: message.offset },
-            'fan-out: skipping a message that is not a valid event',
-          );
-        }
-      }
-      await fanOut(this.deps, events);
-      this.deps.metrics.eventsConsumed.inc({ topic: batch.topic }, chunk.length);
-      const last = chunk.at(-1);
-      if (last) resolveOffset(last.offset);
-      await commitOffsetsIfNecessary();
-      await heartbeat();
-    }
+    await this.consumer.start();
   }
 
   async stop(): Promise<void> {
-    await this.consumer.disconnect();
+    await this.consumer.stop();
     await this.deps.index.stop();
   }
 }

@@ -21,8 +21,9 @@ import {
   uniqueEmail,
 } from '../helpers/api.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
-import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { type EventRecorder, recordEvents, TEST_GARBAGE_HEADER } from '../helpers/events.js';
 import { testLogger } from '../helpers/logger.js';
+import { scrape } from '../helpers/metrics.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
@@ -251,6 +252,45 @@ describe('fan-out and signed delivery', () => {
     );
     expect(names.sort()).toEqual(['next', 'twice']);
     expect(await deliveriesOf(sub.id)).toHaveLength(2);
+  });
+
+  it('a message that is not a valid event is skipped and counted, and the event after it is delivered', async () => {
+    const target = await receiver();
+    await subscribe(target.url, ['user.profile.updated']);
+    const userId = uuidv7();
+    const after = buildEvent({
+      type: 'user.profile.updated',
+      userId,
+      actor: { type: 'user', id: userId },
+      meta: systemMeta,
+      data: { changes: { name: { old: 'before', new: 'after the garbage' } } },
+    });
+    const invalid = async () =>
+      (await scrape(platform.baseUrl)).value('hookline_webhook_invalid_events_total');
+    const before = await invalid();
+    const producer = createKafka({
+      brokers: testConfig.KAFKA_BROKERS,
+      clientId: 'test-webhooks-garbage',
+      logger: testLogger,
+    }).producer();
+    await producer.connect();
+    try {
+      // Same key, so the same partition: the garbage first, then the event.
+      const key = messageKeyOf(after);
+      await producer.send({
+        topic: topics.userChanges,
+        acks: -1,
+        messages: [
+          { key, value: '{"not":"an event"', headers: { [TEST_GARBAGE_HEADER]: 'yes' } },
+          { key, value: JSON.stringify(after) },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const [sent] = await target.waitFor(1, 20_000, (r) => r.body.includes(userId));
+    expect(sent?.headers['webhook-id']).toBe(after.id);
+    expect(await invalid()).toBe(before + 1);
   });
 
   it('the test endpoint sends webhook.test to the subscription now', async () => {
