@@ -300,7 +300,8 @@ describe('fan-out and signed delivery', () => {
       token: admin.token,
     });
     expect(answer.status).toBe(202);
-    const [request] = await target.waitFor(1);
+    // (other test files register users meanwhile: their user.registered events reach it too)
+    const [request] = await target.waitFor(1, 20_000, (r) => r.body.includes('"type":"webhook.test"'));
     expect(verifyWebhook(request?.body ?? '', request?.headers ?? {}, sub.secret)).toMatchObject({
       type: 'webhook.test',
       data: { subscription_id: sub.id },
