@@ -310,6 +310,22 @@ describe('the pump (what lost releases would have done)', () => {
     expect(await flow.lines()).not.toContain(sub);
   });
 
+  it('hands over again a deferred job taken from the line whose promotion was never confirmed (its process died)', async () => {
+    const sub = subscription();
+    const limits = { maxInFlight: 1, rateLimitPerSecond: null };
+    expect((await flow.acquire(sub, 'a', limits)).kind).toBe('ok');
+    expect((await flow.acquire(sub, 'b', limits)).kind).toBe('in_flight');
+    expect(await flow.park(sub, ['b'], 1)).toEqual([]); // delayed in BullMQ, in the line
+    const promoted = (await flow.release(sub, 'a', 'success', 1)).parked;
+    expect(promoted).toEqual([{ jobId: 'b', parkedAt: null }]);
+    // Its process dies before promoting the delayed job: without the pump it would wait for its fallback.
+    clock += 10_001;
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([{ jobId: 'b', parkedAt: null }]);
+    await flow.confirm(sub, promoted);
+    clock += 20_000;
+    expect(await flow.pump(sub, 1, lastAllowed)).toEqual([]);
+  });
+
   it('lets one parked job wait for a due probe no job waits for, once', async () => {
     const sub = subscription();
     for (const job of ['a', 'b', 'c']) {

@@ -214,11 +214,11 @@ export class FlowControl {
   }
 
   /**
-   * The BullMQ jobs of these jobs taken from the line are added: they leave the promoting set (until
-   * then the pump would hand them over again).
+   * These jobs taken from the line are added or promoted in BullMQ: they leave the promoting set
+   * (until then the pump would hand them over again).
    */
   async confirm(subscriptionId: string, parked: readonly Parked[]): Promise<void> {
-    const members = parked.flatMap(({ jobId, parkedAt }) => (parkedAt ? [`${jobId}|${parkedAt}`] : []));
+    const members = parked.map(({ jobId, parkedAt }) => `${jobId}|${parkedAt ?? 0}`);
     if (members.length > 0) await this.redis.zrem(FlowControl.keys(subscriptionId)[6] ?? '', ...members);
   }
 

@@ -82,7 +82,6 @@ export class FlowGate {
   private async reschedule(subscriptionId: string, parked: Parked[], at: number): Promise<void> {
     const delay = Math.max(0, at - Date.now());
     await addParked(this.options, parked, delay);
-    await this.options.flow.confirm(subscriptionId, parked);
     await Promise.all(
       parked
         .filter((job) => job.parkedAt === null)
@@ -94,6 +93,7 @@ export class FlowGate {
             ),
         ),
     );
+    await this.options.flow.confirm(subscriptionId, parked);
   }
 
   private async onTransition(sub: Subscription, release: Release): Promise<void> {
@@ -141,7 +141,6 @@ export async function promoteJobs(
 ): Promise<void> {
   if (parked.length === 0) return;
   await addParked(deps, parked, 0);
-  await deps.flow.confirm(subscriptionId, parked);
   await Promise.all(
     parked
       .filter((job) => job.parkedAt === null)
@@ -154,6 +153,7 @@ export async function promoteJobs(
         }
       }),
   );
+  await deps.flow.confirm(subscriptionId, parked);
 }
 
 type BulkJob = Parameters<Queue['addBulk']>[0][number];

@@ -13,9 +13,10 @@
  * 6. `parked-jobs` (HASH): the ids in `parked` (so that a job enqueued twice is parked once), each
  *    with where its job is: `0` delayed in BullMQ (deferred by a worker, with a fallback time), or the
  *    time (ms) it was parked at enqueue, when it is not in BullMQ at all until it is promoted.
- * 7. `promoting` (ZSET): jobs taken from the line with no BullMQ job yet, member `<id>|<parked at>`,
- *    score = when; removed once their job is added (`confirm`). A process that dies in between
- *    leaves them here, and the pump hands them over again: never lost.
+ * 7. `promoting` (ZSET): jobs taken from the line and not yet promoted, member `<id>|<where>` (key
+ *    6), score = when; removed once their job is added or promoted (`confirm`). A process that dies in
+ *    between leaves them here, and the pump hands them over again: never lost, nor left to wait for
+ *    its fallback time.
  *
  * See docs/adr/0009-endpoint-isolation.md for the model.
  */
@@ -30,7 +31,7 @@ local function pop_job(out)
   if not id then return nil end
   local where = redis.call('HGET', KEYS[6], id) or '0'
   redis.call('HDEL', KEYS[6], id)
-  if where ~= '0' then redis.call('ZADD', KEYS[7], tonumber(ARGV[1]), id .. '|' .. where) end
+  redis.call('ZADD', KEYS[7], tonumber(ARGV[1]), id .. '|' .. where)
   out[#out + 1] = id; out[#out + 1] = where
   return id
 end
