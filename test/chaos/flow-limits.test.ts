@@ -38,7 +38,7 @@ const deliveryEnv = {
   // Its sweeper would re-queue other tests' overdue deliveries into this file's queue.
   DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
 };
-// The delivery worker's BullMQ settings (src/webhooks/delivery-worker.ts): a killed worker's lock
+// The delivery worker's BullMQ settings (src/webhooks/delivery/worker.ts): a killed worker's lock
 // lapses within lockDuration, and the next stalled check (every stalledInterval) runs its job again.
 const LOCK_DURATION_MS = 10_000;
 const STALLED_INTERVAL_MS = 5_000;

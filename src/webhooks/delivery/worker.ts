@@ -1,6 +1,5 @@
-import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../../db/client.js';
 import { buildSystemEvent } from '../../events/envelope.js';
 import { enqueueEventsSql } from '../../events/outbox.js';
@@ -8,35 +7,17 @@ import type { Logger } from '../../logger.js';
 import type { Component } from '../../platform/component.js';
 import {
   type AttemptRecord,
-  type DeliveryContext,
   DeliveryLoader,
   DeliveryRecorder,
   type DisabledSubscription,
 } from '../delivery-store.js';
-import type { Verdict } from '../flow/flow-control.js';
 import type { FlowGate } from '../flow/gate.js';
 import type { WebhookHttpClient } from '../http-client.js';
 import type { WebhookMetrics } from '../metrics.js';
-import { DeliverJobSchema } from '../queue.js';
-import {
-  type ActiveSubscription,
-  notifySubscriptionsChanged,
-  type SubscriptionIndex,
-} from '../subscription-index.js';
-import { type AttemptOutcome, decideAttempt, type RetryPolicy } from './policy.js';
-import { blockedOutcome, webhookBody, webhookHeaders } from './request.js';
-import { deliveryIdOfJob, mayHaveReached, UnrecordedSends } from './unrecorded.js';
-
-/** A failed attempt that will be retried after `delayMs` (the schedule's, or the receiver's Retry-After). */
-class RetryLater extends Error {
-  constructor(
-    message: string,
-    readonly delayMs: number,
-  ) {
-    super(message);
-    this.name = 'RetryLater';
-  }
-}
+import { notifySubscriptionsChanged, type SubscriptionIndex } from '../subscription-index.js';
+import type { RetryPolicy } from './policy.js';
+import { JobProcessor, RetryLater } from './process-job.js';
+import { deliveryIdOfJob, UnrecordedSends } from './unrecorded.js';
 
 export interface DeliveryWorkerOptions {
   queueName: string;
@@ -56,45 +37,32 @@ export interface DeliveryWorkerOptions {
   disableAfterSeconds: number;
 }
 
-const statusClass = (outcome: AttemptOutcome) =>
-  outcome.kind === 'response' ? `${Math.floor(outcome.status / 100)}xx` : 'error';
-
 /**
- * BullMQ delivery workers: each job POSTs one delivery to its subscription, records the attempt (group
- * commit, durable before the job is acknowledged), and either finishes (2xx, or dead), or throws
- * `RetryLater` so BullMQ retries it after the schedule's delay. 3xx is a failure (redirects are not
- * followed); 410 disables the subscription; 429 and 503 honour Retry-After (clamped).
+ * The delivery process's BullMQ worker: `concurrency` jobs at once, each run by the JobProcessor;
+ * stalled jobs (their worker died mid-attempt) run again, marked as possibly sent; attempts are
+ * recorded by one group-commit recorder, which disables subscriptions by its rules.
  */
 export class DeliveryWorker implements Component {
   readonly name = 'delivery';
   private readonly worker: Worker;
-  private readonly loader: DeliveryLoader;
   private readonly recorder: DeliveryRecorder;
   private readonly unrecorded: UnrecordedSends;
-  private readonly gate: FlowGate;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
-    this.loader = new DeliveryLoader(options.sql);
     this.unrecorded = new UnrecordedSends(options.redis);
     this.recorder = new DeliveryRecorder(options.sql, {
       disableAfterSeconds: options.disableAfterSeconds,
       maxBatch: 500,
       onDisabled: (tx, disabled) => this.onDisabled(tx, disabled),
-      onRefused: (record, error) => {
-        options.metrics.attemptsRefused.inc();
-        options.logger.error(
-          {
-            deliveryId: record.deliveryId,
-            subscriptionId: record.subscriptionId,
-            attempt: record.number,
-            err: error,
-          },
-          'the database refused an attempt as received: stored without the receiver’s text',
-        );
-      },
+      onRefused: (record, error) => this.onRefused(record, error),
     });
-    this.gate = options.gate;
-    this.worker = new Worker(options.queueName, (job, token) => this.process(job, token), {
+    const processor = new JobProcessor({
+      ...options,
+      loader: new DeliveryLoader(options.sql),
+      recorder: this.recorder,
+      unrecorded: this.unrecorded,
+    });
+    this.worker = new Worker(options.queueName, (job, token) => processor.process(job, token), {
       connection: options.connection,
       concurrency: options.concurrency,
       autorun: false,
@@ -144,6 +112,19 @@ export class DeliveryWorker implements Component {
     await this.options.index.stop();
   }
 
+  private onRefused(record: AttemptRecord, error: unknown): void {
+    this.options.metrics.attemptsRefused.inc();
+    this.options.logger.error(
+      {
+        deliveryId: record.deliveryId,
+        subscriptionId: record.subscriptionId,
+        attempt: record.number,
+        err: error,
+      },
+      'the database refused an attempt as received: stored without the receiver’s text',
+    );
+  }
+
   private async onDisabled(tx: Sql, disabled: DisabledSubscription[]): Promise<void> {
     const events = disabled.map((sub) =>
       buildSystemEvent('webhook.subscription.disabled', {
@@ -157,215 +138,5 @@ export class DeliveryWorker implements Component {
     await notifySubscriptionsChanged(tx);
     for (const sub of disabled) this.options.metrics.subscriptionsDisabled.inc({ reason: sub.reason });
     this.options.logger.warn({ subscriptions: disabled }, 'disabled webhook subscriptions');
-  }
-
-  private async process(job: Job, token?: string): Promise<string> {
-    const parsed = DeliverJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid delivery job: ${parsed.error.message}`);
-    const { deliveryId, generation } = parsed.data;
-    const context = await this.loader.load(deliveryId);
-    if (!context) return 'gone'; // pruned or its subscription deleted
-    const subscription =
-      this.options.index.get(context.subscriptionId) ??
-      (await this.options.index.fetch(context.subscriptionId));
-    if (context.generation !== generation || context.status === 'succeeded' || context.status === 'dead') {
-      if (subscription) await this.leave(job, subscription, 'neutral');
-      return 'stale';
-    }
-    if (!subscription?.enabled) {
-      await this.recordUnattempted(
-        context,
-        'subscription_disabled',
-        'the subscription is disabled; recover the delivery after enabling it',
-      );
-      if (subscription) await this.leave(job, subscription, 'neutral');
-      return 'dead';
-    }
-    const entry = await this.gate.enter(job, token, subscription);
-    if (entry === 'deferred') throw new DelayedError();
-    if (entry === 'expired') {
-      await this.recordUnattempted(
-        context,
-        'deferred_too_long',
-        'flow control (max_in_flight, rate limit or circuit breaker) held it past its last allowed time; recover it',
-      );
-      await this.leave(job, subscription, 'neutral');
-      return 'dead';
-    }
-    // The slot is freed as soon as the receiver has answered (or not), while the attempt is
-    // recorded: max_in_flight bounds requests at the receiver, the next job need not wait for the
-    // recorder's batch, and this job's worker slot waits for the release and the recording at once.
-    // Freed once, whatever happens; the job ends only after its release.
-    let releasing: Promise<void> | undefined;
-    const release = (verdict: Verdict) => {
-      releasing ??= this.leave(job, subscription, verdict);
-    };
-    let result: 'succeeded' | 'dead' | RetryLater;
-    try {
-      result = await this.attempt(job, context, subscription, release);
-    } finally {
-      release('neutral');
-      await releasing;
-    }
-    if (result instanceof RetryLater) throw result;
-    return result;
-  }
-
-  /** Frees the flow-control slot; a Redis failure here is logged (the lease expires by itself). */
-  private async leave(job: Job, subscription: ActiveSubscription, verdict: Verdict): Promise<void> {
-    await this.gate
-      .leave(job, subscription, verdict)
-      .catch((error: unknown) =>
-        this.options.logger.error({ jobId: job.id, err: error }, 'could not release a flow-control slot'),
-      );
-  }
-
-  /** A delivery that ends dead without being sent (disabled subscription, deferred too long). */
-  private async recordUnattempted(
-    context: DeliveryContext,
-    errorKind: string,
-    errorMessage: string,
-  ): Promise<void> {
-    await this.recorder.record({
-      ...this.baseRecord(context, context.attempts + 1, new Date()),
-      errorKind,
-      errorMessage,
-      status: 'dead',
-    });
-    // Recorded as an attempt that got no answer, like every other attempt row.
-    this.options.metrics.attempts.inc({ status_class: 'error' });
-    this.options.metrics.deliveries.inc({ outcome: 'dead' });
-  }
-
-  /**
-   * Sends one attempt, hands its verdict to `release` once the receiver has answered, and records it
-   * with the step `decideAttempt` gives: 'succeeded' or 'dead', or a RetryLater to throw.
-   */
-  private async attempt(
-    job: Job,
-    context: DeliveryContext,
-    subscription: ActiveSubscription,
-    release: (verdict: Verdict) => void,
-  ): Promise<'succeeded' | 'dead' | RetryLater> {
-    const startedAt = new Date();
-    const blocked = blockedOutcome(subscription);
-    if (!blocked) await this.countEarlierSends(job, context);
-    const outcome = blocked ?? (await this.send(context, subscription));
-    const decision = decideAttempt(
-      outcome,
-      { retry: job.attemptsMade + 1, isLast: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) },
-      this.options.retry,
-    );
-    this.observe(outcome, decision.sent);
-    release(decision.verdict);
-    const { status, delayMs } = decision;
-    await this.recordSent(
-      outcome,
-      {
-        ...this.baseRecord(context, context.attempts + 1, startedAt),
-        durationMs: outcome.durationMs,
-        statusCode: outcome.kind === 'response' ? outcome.status : null,
-        errorKind: outcome.kind === 'error' ? outcome.errorKind : null,
-        errorMessage: outcome.kind === 'error' ? outcome.message : null,
-        responseExcerpt: outcome.kind === 'response' ? outcome.excerpt : null,
-        status,
-        nextAttemptAt: delayMs === null ? null : new Date(Date.now() + delayMs),
-        gone: decision.gone,
-        endpointHealth: decision.sent,
-      },
-      decision.sent,
-    );
-    this.options.metrics.deliveries.inc({ outcome: status });
-    if (status === 'succeeded') {
-      this.options.metrics.endToEnd.observe((Date.now() - Date.parse(context.event.occurred_at)) / 1_000);
-    }
-    if (status !== 'retrying') return status;
-    return new RetryLater(decision.reason ?? 'failed', delayMs ?? 0);
-  }
-
-  private async send(context: DeliveryContext, subscription: ActiveSubscription): Promise<AttemptOutcome> {
-    const body = webhookBody(context.event);
-    const headers = webhookHeaders({
-      eventId: context.event.id,
-      body,
-      secrets: subscription.secrets,
-      custom: subscription.headers,
-    });
-    return this.options.http.post(subscription.url, headers, body);
-  }
-
-  /**
-   * A delivery sent again whose earlier attempt may have reached the receiver unrecorded counts as a
-   * duplicate send. Only a delivery that ran before can have been: a first run costs no Redis call.
-   */
-  private async countEarlierSends(job: Job, context: DeliveryContext): Promise<void> {
-    const { generation } = job.data as { generation: number };
-    if ((job.attemptsStarted ?? 1) <= 1 && generation === 0) return;
-    const earlier = await this.unrecorded.take(context.id);
-    if (!earlier) return;
-    for (const [reason, count] of Object.entries(earlier))
-      this.options.metrics.duplicateSends.inc({ reason }, count);
-    this.options.logger.warn(
-      { deliveryId: context.id, attempt: context.attempts + 1, earlier },
-      'sending a delivery again whose earlier attempt may have reached the receiver unrecorded',
-    );
-  }
-
-  private observe(outcome: AttemptOutcome, sent: boolean): void {
-    const { metrics } = this.options;
-    metrics.attempts.inc({ status_class: statusClass(outcome) });
-    if (sent) metrics.attemptDuration.observe(outcome.durationMs / 1_000);
-    if (outcome.kind === 'error' && outcome.errorKind === 'ssrf_blocked') metrics.ssrfRefusals.inc();
-  }
-
-  /**
-   * Records the attempt; when that fails after the receiver may have got the request, the delivery is
-   * marked so that its next run counts the send as a duplicate (UnrecordedSends), then the job fails
-   * and BullMQ runs it again.
-   */
-  private async recordSent(outcome: AttemptOutcome, record: AttemptRecord, sent: boolean): Promise<void> {
-    try {
-      await this.recorder.record(record);
-    } catch (error) {
-      this.options.logger.error(
-        { deliveryId: record.deliveryId, attempt: record.number, err: error },
-        'could not record a delivery attempt: the delivery will run again',
-      );
-      if (sent && mayHaveReached(outcome)) {
-        await this.unrecorded
-          .mark(record.deliveryId, 'unrecorded')
-          .catch((markError: unknown) =>
-            this.options.logger.error(
-              { deliveryId: record.deliveryId, err: markError },
-              'could not mark an unrecorded attempt',
-            ),
-          );
-      }
-      throw error;
-    }
-  }
-
-  private baseRecord(
-    context: { id: string; subscriptionId: string },
-    number: number,
-    startedAt: Date,
-  ): AttemptRecord {
-    return {
-      id: uuidv7(),
-      deliveryId: context.id,
-      subscriptionId: context.subscriptionId,
-      number,
-      startedAt,
-      durationMs: 0,
-      statusCode: null,
-      errorKind: null,
-      errorMessage: null,
-      responseExcerpt: null,
-      status: 'dead',
-      nextAttemptAt: null,
-      gone: false,
-      // (a delivery to a disabled subscription counts as a failure of it, as before)
-      endpointHealth: true,
-    };
   }
 }
