@@ -1,6 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
+import { createRedis } from '../../src/redis.js';
+import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
 import { newSigningSecret } from '../../src/webhooks/signing.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
@@ -22,6 +24,10 @@ afterAll(async () => {
   // fan-out finds it).
   await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
   await end({ timeout: 5 });
+  // Its flow keys too (deleted through the API, a subscription's keys go with it; here by hand).
+  const redis = createRedis(testConfig.REDIS_URL, 'command', 'test-fanout-kill');
+  await redis.del(...FlowControl.keys(subscription));
+  redis.disconnect();
   await pipeline?.remove();
 });
 

@@ -6,6 +6,7 @@ import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { webhookDeps } from '../../src/webhooks/context.js';
+import { linesKey } from '../../src/webhooks/flow/flow-control.js';
 import { SecretBox } from '../../src/webhooks/secret-box.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
@@ -76,7 +77,11 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const id of subscriptions)
     await admin?.client.call('DELETE', `/v1/webhooks/subscriptions/${id}`, { token: admin.token });
-  if (platform) await webhookDeps(platform.running.deps).queue.obliterate({ force: true });
+  if (platform) {
+    const { queue } = webhookDeps(platform.running.deps);
+    await queue.obliterate({ force: true });
+    await platform.running.deps.redis.del(linesKey(queue.name));
+  }
   await platform?.stop();
   await recorder?.stop();
   for (const receiver of receivers) await receiver.close();
