@@ -4,7 +4,7 @@ import { parseCidrs } from '../webhooks/ssrf.js';
 /**
  * Every environment variable the platform reads, declared once. Every process parses them all at
  * boot (`configSchema` in load.ts); nothing else reads `process.env`. The README's configuration
- * reference is generated from these declarations (`npm run docs:config`) and a test keeps it in step.
+ * reference is generated from these declarations (`npm run generate`) and a test keeps it in step.
  */
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

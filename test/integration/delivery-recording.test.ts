@@ -5,7 +5,6 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { buildEvent, systemActor, systemMeta } from '../../src/events/envelope.js';
 import { createRedis } from '../../src/redis.js';
 import { DeliveryWorker } from '../../src/webhooks/delivery/worker.js';
 import { type AttemptRecord, DeliveryRecorder } from '../../src/webhooks/delivery-store.js';
@@ -17,6 +16,7 @@ import { createWebhookMetrics } from '../../src/webhooks/metrics.js';
 import { newSigningSecret } from '../../src/webhooks/signing.js';
 import { parseCidrs } from '../../src/webhooks/ssrf.js';
 import { SubscriptionIndex } from '../../src/webhooks/subscription-index.js';
+import { insertTestDelivery } from '../helpers/deliveries.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 import { type Answer, type Receiver, startReceiver } from '../helpers/receiver.js';
@@ -102,20 +102,8 @@ async function receiverWith(answer: (index: number) => Answer) {
 }
 
 /** A stored `webhook.test` event and its delivery to the subscription (not queued yet). */
-async function deliveryTo(subscriptionId: string) {
-  const event = buildEvent({
-    type: 'webhook.test',
-    userId: null,
-    actor: systemActor,
-    meta: systemMeta,
-    data: { subscription_id: subscriptionId, message: 'recording' },
-  });
-  const deliveryId = uuidv7();
-  await sql`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${sql.json(event as never)})`;
-  await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
-    VALUES (${deliveryId}, ${event.id}, ${subscriptionId}, ${event.type}, ${event.occurred_at})`;
-  return { deliveryId, eventId: event.id, subscriptionId };
-}
+const deliveryTo = (subscriptionId: string) =>
+  insertTestDelivery(sql, subscriptionId, { message: 'recording' });
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,8 @@
+import type { Message } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEvent, messageKeyOf, systemActor, systemMeta } from '../../src/events/envelope.js';
+import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.js';
 import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
@@ -21,6 +22,7 @@ import {
   type Tokens,
   uniqueEmail,
 } from '../helpers/api.js';
+import { insertTestDelivery } from '../helpers/deliveries.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { type EventRecorder, recordEvents, TEST_GARBAGE_HEADER } from '../helpers/events.js';
 import { testLogger } from '../helpers/logger.js';
@@ -94,6 +96,35 @@ interface Subscription {
   secret: string;
   enabled: boolean;
   disabled_reason: string | null;
+}
+
+/** A delivery of a stored webhook.test event whose attempt was due 10 minutes ago, with no job. */
+const insertOverdue = (subscriptionId: string, deliveryId?: string) =>
+  insertTestDelivery(platform.running.deps.sql, subscriptionId, {
+    deliveryId,
+    message: 'lost',
+    dueMinutesAgo: 10,
+  });
+
+/** A `user.profile.updated` event of `userId` whose new name is `name`. */
+const profileEvent = (userId: string, name: string) =>
+  buildEvent({
+    type: 'user.profile.updated',
+    userId,
+    actor: { type: 'user', id: userId },
+    meta: systemMeta,
+    data: { changes: { name: { old: 'before', new: name } } },
+  });
+
+/** Sends messages to the user-changes topic in one request, as a producer would. */
+async function sendToUserChanges(messages: Message[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic: topics.userChanges, acks: -1, messages });
+  } finally {
+    await producer.disconnect();
+  }
 }
 
 async function receiver(...args: Parameters<typeof startReceiver>) {
@@ -225,32 +256,12 @@ describe('fan-out and signed delivery', () => {
     const target = await receiver();
     const sub = await subscribe(target.url, ['user.profile.updated']);
     const userId = uuidv7();
-    const event = (name: string) =>
-      buildEvent({
-        type: 'user.profile.updated',
-        userId,
-        actor: { type: 'user', id: userId },
-        meta: systemMeta,
-        data: { changes: { name: { old: 'before', new: name } } },
-      });
-    const twice = event('twice');
-    const next = event('next');
-    const producer = createKafka({
-      brokers: testConfig.KAFKA_BROKERS,
-      clientId: 'test-webhooks-twice',
-      logger: testLogger,
-    }).producer();
-    await producer.connect();
-    try {
-      // One request, so one batch for the fan-out: the same event twice, then another on its partition.
-      await producer.send({
-        topic: topics.userChanges,
-        acks: -1,
-        messages: [twice, twice, next].map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })),
-      });
-    } finally {
-      await producer.disconnect();
-    }
+    const twice = profileEvent(userId, 'twice');
+    const next = profileEvent(userId, 'next');
+    // One request, so one batch for the fan-out: the same event twice, then another on its partition.
+    await sendToUserChanges(
+      [twice, twice, next].map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })),
+    );
     const sent = await target.waitFor(2, 20_000, (r) => r.body.includes(userId));
     const names = sent.map(
       (r) => (JSON.parse(r.body) as { data: { changes: { name: { new: string } } } }).data.changes.name.new,
@@ -263,36 +274,16 @@ describe('fan-out and signed delivery', () => {
     const target = await receiver();
     await subscribe(target.url, ['user.profile.updated']);
     const userId = uuidv7();
-    const after = buildEvent({
-      type: 'user.profile.updated',
-      userId,
-      actor: { type: 'user', id: userId },
-      meta: systemMeta,
-      data: { changes: { name: { old: 'before', new: 'after the garbage' } } },
-    });
+    const after = profileEvent(userId, 'after the garbage');
     const invalid = async () =>
       (await scrape(platform.baseUrl)).value('hookline_webhook_invalid_events_total');
     const before = await invalid();
-    const producer = createKafka({
-      brokers: testConfig.KAFKA_BROKERS,
-      clientId: 'test-webhooks-garbage',
-      logger: testLogger,
-    }).producer();
-    await producer.connect();
-    try {
-      // Same key, so the same partition: the garbage first, then the event.
-      const key = messageKeyOf(after);
-      await producer.send({
-        topic: topics.userChanges,
-        acks: -1,
-        messages: [
-          { key, value: '{"not":"an event"', headers: { [TEST_GARBAGE_HEADER]: 'yes' } },
-          { key, value: JSON.stringify(after) },
-        ],
-      });
-    } finally {
-      await producer.disconnect();
-    }
+    // Same key, so the same partition: the garbage first, then the event.
+    const key = messageKeyOf(after);
+    await sendToUserChanges([
+      { key, value: '{"not":"an event"', headers: { [TEST_GARBAGE_HEADER]: 'yes' } },
+      { key, value: JSON.stringify(after) },
+    ]);
     const [sent] = await target.waitFor(1, 20_000, (r) => r.body.includes(userId));
     expect(sent?.headers['webhook-id']).toBe(after.id);
     expect(await invalid()).toBe(before + 1);
@@ -470,22 +461,8 @@ describe('lost jobs', () => {
     const sub = await subscribe(target.url, ['webhook.test']);
     const { sql } = platform.running.deps;
     const { queue, flow } = webhookDeps(platform.running.deps);
-    const overdue = async () => {
-      const event = buildEvent({
-        type: 'webhook.test',
-        userId: null,
-        actor: systemActor,
-        meta: systemMeta,
-        data: { subscription_id: sub.id, message: 'lost' },
-      });
-      const deliveryId = uuidv7();
-      await sql`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${sql.json(event as never)})`;
-      await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at, created_at)
-        VALUES (${deliveryId}, ${event.id}, ${sub.id}, ${event.type}, ${event.occurred_at}, now() - interval '10 minutes')`;
-      return { deliveryId, eventId: event.id };
-    };
-    const lost = await overdue(); // its job never reached Redis
-    const queued = await overdue(); // its job is waiting (delayed) in the queue
+    const lost = await insertOverdue(sub.id); // its job never reached Redis
+    const queued = await insertOverdue(sub.id); // its job is waiting (delayed) in the queue
     await queue.add(
       'deliver',
       { deliveryId: queued.deliveryId, generation: 0 },
@@ -512,16 +489,7 @@ describe('lost jobs behind a long line', () => {
     const ids = [uuidv7(), uuidv7(), uuidv7()];
     // Two overdue deliveries with live (delayed) jobs, then one whose job was lost.
     for (const [i, id] of ids.entries()) {
-      const event = buildEvent({
-        type: 'webhook.test',
-        userId: null,
-        actor: systemActor,
-        meta: systemMeta,
-        data: { subscription_id: sub.id, message: 'behind' },
-      });
-      await sql`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${sql.json(event as never)})`;
-      await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at, created_at)
-        VALUES (${id}, ${event.id}, ${sub.id}, ${event.type}, ${event.occurred_at}, now() - interval '10 minutes')`;
+      await insertOverdue(sub.id, id);
       if (i < 2)
         await queue.add('deliver', { deliveryId: id, generation: 0 }, { jobId: id, delay: 3_600_000 });
     }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EnvelopeSchema, eventCatalog, eventTypes, parseEnvelope } from '../../src/events/catalog.js';
 import { renderEventsDoc } from '../../src/events/docs.js';
@@ -102,10 +101,11 @@ describe('the event catalogue', () => {
     expect(() => parseEnvelope({ ...event, data: { email: 5 } })).toThrow();
     expect(() => parseEnvelope({ ...event, type: 'user.exploded' })).toThrow();
   });
+});
 
-  it('docs/events.md is what the catalogue generates (run `npm run docs:events` after changing it)', () => {
-    const doc = readFileSync(new URL('../../docs/events.md', import.meta.url), 'utf8');
-    expect(doc).toBe(renderEventsDoc());
+describe('docs/events.md', () => {
+  it('has a section for every event type (the file itself is checked with every generated file)', () => {
+    const doc = renderEventsDoc();
     for (const type of eventTypes) expect(doc).toContain(`## ${type}`);
   });
 });

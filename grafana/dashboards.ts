@@ -1,5 +1,5 @@
 /**
- * The Grafana dashboards of hookline, as data: `npm run grafana:dashboards` writes them to
+ * The Grafana dashboards of hookline, as data: `npm run generate` writes them to
  * grafana/dashboards/*.json (provisioned by grafana/provisioning), and a unit test keeps the JSON
  * current. Queries aggregate the way the metrics are made: counters and histograms are summed over
  * processes; gauges read from a shared store (PostgreSQL, Redis, Kafka) are reported alike by every
