@@ -46,25 +46,13 @@ const statusClass = (outcome: AttemptOutcome) =>
  * runs it again after the delay.
  */
 export class JobProcessor {
-  private readonly options: JobProcessorDeps;
-  private readonly gate: FlowGate;
-  private readonly loader: DeliveryLoader;
-  private readonly recorder: DeliveryRecorder;
-  private readonly unrecorded: UnrecordedSends;
-
-  constructor(deps: JobProcessorDeps) {
-    this.options = deps;
-    this.gate = deps.gate;
-    this.loader = deps.loader;
-    this.recorder = deps.recorder;
-    this.unrecorded = deps.unrecorded;
-  }
+  constructor(private readonly options: JobProcessorDeps) {}
 
   async process(job: Job, token?: string): Promise<string> {
     const parsed = DeliverJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid delivery job: ${parsed.error.message}`);
     const { deliveryId, generation } = parsed.data;
-    const context = await this.loader.load(deliveryId);
+    const context = await this.options.loader.load(deliveryId);
     if (!context) return 'gone'; // pruned or its subscription deleted
     const subscription =
       this.options.index.get(context.subscriptionId) ??
@@ -82,7 +70,7 @@ export class JobProcessor {
       if (subscription) await this.leave(job, subscription, 'neutral');
       return 'dead';
     }
-    const entry = await this.gate.enter(job, token, subscription);
+    const entry = await this.options.gate.enter(job, token, subscription);
     if (entry === 'deferred') throw new DelayedError();
     if (entry === 'expired') {
       await this.recordUnattempted(
@@ -114,7 +102,7 @@ export class JobProcessor {
 
   /** Frees the flow-control slot; a Redis failure here is logged (the lease expires by itself). */
   private async leave(job: Job, subscription: ActiveSubscription, verdict: Verdict): Promise<void> {
-    await this.gate
+    await this.options.gate
       .leave(job, subscription, verdict)
       .catch((error: unknown) =>
         this.options.logger.error({ jobId: job.id, err: error }, 'could not release a flow-control slot'),
@@ -127,7 +115,7 @@ export class JobProcessor {
     errorKind: string,
     errorMessage: string,
   ): Promise<void> {
-    await this.recorder.record({
+    await this.options.recorder.record({
       ...this.baseRecord(context, context.attempts + 1, new Date()),
       errorKind,
       errorMessage,
@@ -202,7 +190,7 @@ export class JobProcessor {
   private async countEarlierSends(job: Job, context: DeliveryContext): Promise<void> {
     const { generation } = job.data as { generation: number };
     if ((job.attemptsStarted ?? 1) <= 1 && generation === 0) return;
-    const earlier = await this.unrecorded.take(context.id);
+    const earlier = await this.options.unrecorded.take(context.id);
     if (!earlier) return;
     for (const [reason, count] of Object.entries(earlier))
       this.options.metrics.duplicateSends.inc({ reason }, count);
@@ -226,14 +214,14 @@ export class JobProcessor {
    */
   private async recordSent(outcome: AttemptOutcome, record: AttemptRecord, sent: boolean): Promise<void> {
     try {
-      await this.recorder.record(record);
+      await this.options.recorder.record(record);
     } catch (error) {
       this.options.logger.error(
         { deliveryId: record.deliveryId, attempt: record.number, err: error },
         'could not record a delivery attempt: the delivery will run again',
       );
       if (sent && mayHaveReached(outcome)) {
-        await this.unrecorded
+        await this.options.unrecorded
           .mark(record.deliveryId, 'unrecorded')
           .catch((markError: unknown) =>
             this.options.logger.error(
