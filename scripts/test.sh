@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs whatever is missing, brings the local stack up, and runs every check:
 # lint and format (Biome), type checks (source and tests), unit and integration tests against the
-# real services, then the chaos tests that stop and restart services (alone, last).
+# real services, then the chaos tests that stop and restart services (alone, last). The isolation
+# test, which compares latencies, runs before them all, on a machine nothing else loads yet.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 cd "$ROOT_DIR"
@@ -18,10 +19,13 @@ log "lint and format (biome)"
 npx --no-install biome check .
 log "type check (tsc, tests included)"
 npx --no-install tsc -p tsconfig.json
-log "unit and integration tests"
 results="$STACK_DIR/test-results"
 mkdir -p "$results"
 status=0
+log "isolation test (latency beside bad receivers, on a machine nothing else loads yet)"
+npx --no-install vitest run --project isolation \
+  --reporter=default --reporter=json --outputFile.json="$results/isolation.json" || status=$?
+log "unit and integration tests"
 npx --no-install vitest run --project unit --project integration \
   --reporter=default --reporter=json --outputFile.json="$results/main.json" || status=$?
 if [ $status -eq 0 ]; then
@@ -40,6 +44,6 @@ node -e '
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
   }
   console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-' "$results/main.json" "$results/chaos.json"
+' "$results/isolation.json" "$results/main.json" "$results/chaos.json"
 rm -f "$results"/*.json
 exit $status
