@@ -5,7 +5,7 @@
 import { loadConfig } from '../src/config/load.js';
 import { createDatabase } from '../src/db/client.js';
 import { SecretBox } from '../src/webhooks/secret-box.js';
-import { resealSecrets } from '../src/webhooks/subscriptions.js';
+import { resealSecrets } from '../src/webhooks/subscriptions/reseal-secrets.js';
 
 const config = loadConfig('all', process.env);
 const secrets = new SecretBox(config.WEBHOOK_SECRETS_KEYS);

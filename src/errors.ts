@@ -44,3 +44,51 @@ export class AppError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
+
+/**
+ * A validation failure naming its fields; the message lists them (`url: must use https; …`). Domain
+ * verbs name fields as their input does (`url`); the HTTP layer names where they came from
+ * (`body.url`, see `withFieldPrefix`).
+ */
+export function validationError(fieldErrors: FieldError[], cause?: unknown): AppError {
+  return new AppError('validation_failed', fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; '), {
+    fieldErrors,
+    cause,
+  });
+}
+
+/** The same error with every field named under `prefix` (`body`); any other error as it is. */
+export function withFieldPrefix(error: unknown, prefix: string): unknown {
+  if (!(error instanceof AppError) || error.code !== 'validation_failed' || !error.fieldErrors) return error;
+  return validationError(
+    error.fieldErrors.map((e) => ({ ...e, field: `${prefix}.${e.field}` })),
+    error.cause,
+  );
+}
+
+/** Zod's issues as field errors named by their path in the input (`headers.X-Name`). */
+export function issuesAsFieldErrors(
+  issues: readonly { path: PropertyKey[]; message: string; code: string }[],
+) {
+  return issues.map((issue) => ({
+    field: issue.path.map(String).join('.'),
+    message: issue.message,
+    code: issue.code,
+  }));
+}
+
+/** `input` parsed by `schema`, or a validation error naming the fields it got wrong. */
+export function parseInput<T>(
+  schema: {
+    safeParse(
+      input: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: { path: PropertyKey[]; message: string; code: string }[] } };
+  },
+  input: unknown,
+): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw validationError(issuesAsFieldErrors(parsed.error.issues));
+}

@@ -8,6 +8,7 @@ import { FlowControl } from './flow/flow-control.js';
 import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
 import { SecretBox } from './secret-box.js';
 import { SubscriptionIndex } from './subscription-index.js';
+import type { SubscriptionDeps } from './subscriptions/store.js';
 
 /** What the webhook services, the fan-out and the delivery workers share in one process. */
 export interface WebhookDeps {
@@ -22,6 +23,8 @@ export interface WebhookDeps {
   index: SubscriptionIndex;
   /** Per-subscription flow control in Redis (admission, slots, rate, circuit breaker). */
   flow: FlowControl;
+  /** What the subscription verbs need (src/webhooks/subscriptions/). */
+  subscriptions: SubscriptionDeps;
 }
 
 const cache = new WeakMap<Dependencies, WebhookDeps>();
@@ -41,6 +44,16 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
   deps.onClose(async () => {
     await flowRedis.quit().catch(() => flowRedis.disconnect());
   });
+  const flow = new FlowControl(flowRedis, {
+    breaker: {
+      failureThreshold: deps.config.WEBHOOK_BREAKER_FAILURES,
+      cooldownMs: deps.config.WEBHOOK_BREAKER_COOLDOWN_SECONDS * 1_000,
+      maxCooldownMs: deps.config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
+    },
+    // A slot held by a process that died is taken back once the attempt could no longer be running.
+    leaseMs: deps.config.WEBHOOK_TIMEOUT_MS + 5_000,
+    queueName: deps.config.WEBHOOK_QUEUE,
+  });
   const built: WebhookDeps = {
     sql: deps.sql,
     queue,
@@ -50,16 +63,19 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
     secrets,
     index: new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets),
     // Its own connection; calls for one subscription made together share one script call.
-    flow: new FlowControl(flowRedis, {
-      breaker: {
-        failureThreshold: deps.config.WEBHOOK_BREAKER_FAILURES,
-        cooldownMs: deps.config.WEBHOOK_BREAKER_COOLDOWN_SECONDS * 1_000,
-        maxCooldownMs: deps.config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
+    flow,
+    subscriptions: {
+      sql: deps.sql,
+      secrets,
+      flow,
+      queue,
+      retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length,
+      rules: {
+        allowHttp: deps.config.WEBHOOK_ALLOW_HTTP,
+        defaultMaxInFlight: deps.config.WEBHOOK_MAX_IN_FLIGHT,
+        secretOverlapSeconds: deps.config.WEBHOOK_SECRET_OVERLAP_SECONDS,
       },
-      // A slot held by a process that died is taken back once the attempt could no longer be running.
-      leaseMs: deps.config.WEBHOOK_TIMEOUT_MS + 5_000,
-      queueName: deps.config.WEBHOOK_QUEUE,
-    }),
+    },
   };
   deps.onClose(() => queue.close());
   cache.set(deps, built);

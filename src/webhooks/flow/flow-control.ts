@@ -26,7 +26,8 @@ export type Admission =
 /** What an attempt says of the endpoint's health. */
 export type Verdict = 'success' | 'failure' | 'neutral';
 
-export type CircuitState = 'closed' | 'open' | 'half_open';
+export const circuitStates = ['closed', 'open', 'half_open'] as const;
+export type CircuitState = (typeof circuitStates)[number];
 
 /**
  * A parked job taken from its line: `parkedAt` null when its BullMQ job is delayed (promote it), else

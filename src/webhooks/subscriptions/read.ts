@@ -1,0 +1,43 @@
+import { escapeLike } from '../../db/like.js';
+import { filterMatches } from '../filters.js';
+import type { Subscription } from './schema.js';
+import { findSubscription, type SubscriptionDeps, subscriptionColumns, withCircuit } from './store.js';
+
+export async function getSubscription(deps: Pick<SubscriptionDeps, 'sql' | 'flow'>, id: string) {
+  return withCircuit(deps, await findSubscription(deps.sql, id));
+}
+
+export interface SubscriptionFilter {
+  limit: number;
+  /** The last id of the previous page. */
+  cursor?: string | undefined;
+  enabled?: boolean | undefined;
+  /** Subscriptions that would receive this type (their filters match it). */
+  eventType?: string | undefined;
+  /** A substring of the URL, any case. */
+  url?: string | undefined;
+}
+
+/** Subscriptions, newest first, a page at a time. */
+export async function listSubscriptions(
+  deps: Pick<SubscriptionDeps, 'sql' | 'flow'>,
+  filter: SubscriptionFilter,
+) {
+  const sql = deps.sql;
+  const rows = await sql<Subscription[]>`
+    SELECT ${subscriptionColumns(sql)} FROM webhook_subscriptions
+    WHERE true
+      ${filter.cursor ? sql`AND id < ${filter.cursor}` : sql``}
+      ${filter.enabled !== undefined ? sql`AND enabled = ${filter.enabled}` : sql``}
+      ${filter.url ? sql`AND url ILIKE ${`%${escapeLike(filter.url)}%`}` : sql``}
+    ORDER BY id DESC`;
+  const eventType = filter.eventType;
+  const matching = eventType
+    ? rows.filter((row) => row.eventTypes.some((f) => filterMatches(f, eventType)))
+    : rows;
+  const page = matching.slice(0, filter.limit);
+  return {
+    items: await Promise.all(page.map((row) => withCircuit(deps, row))),
+    nextCursor: matching.length > filter.limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}
