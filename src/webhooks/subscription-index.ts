@@ -2,6 +2,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { matchesAny } from './filters.js';
 import { SecretBox } from './secret-box.js';
+import { type Subscription, subscriptionColumns } from './subscriptions/schema.js';
 
 export const SUBSCRIPTIONS_CHANNEL = 'hookline_subscriptions';
 
@@ -11,35 +12,17 @@ export async function notifySubscriptionsChanged(sql: Sql): Promise<void> {
 }
 
 /** What fan-out and delivery need of a subscription, held in memory. */
-export interface ActiveSubscription {
-  id: string;
-  url: string;
-  eventTypes: string[];
-  headers: Record<string, string>;
-  enabled: boolean;
+export type ActiveSubscription = Pick<
+  Subscription,
+  'id' | 'url' | 'eventTypes' | 'headers' | 'enabled' | 'maxInFlight' | 'rateLimitPerSecond'
+> & {
   /**
    * The secrets that sign now: the current one, and the previous one during a rotation overlap; none
    * when they cannot be decrypted (WEBHOOK_SECRETS_KEYS lacks their key).
    */
   secrets: string[];
   previousSecretExpiresAt: number | null;
-  /** Flow control: attempts at once, and attempts started per second (null: no limit). */
-  maxInFlight: number;
-  rateLimitPerSecond: number | null;
-}
-
-interface Row {
-  id: string;
-  url: string;
-  event_types: string[];
-  headers: Record<string, string>;
-  enabled: boolean;
-  secret: string;
-  previous_secret: string | null;
-  previous_secret_expires_at: Date | null;
-  max_in_flight: number;
-  rate_limit_per_second: number | null;
-}
+};
 
 /**
  * An in-memory index of webhook subscriptions, so matching an event costs no query. Every change to a
@@ -71,7 +54,7 @@ export class SubscriptionIndex {
    * The secrets that can sign, each opened on its own: an unreadable previous secret does not stop the
    * current one from signing. None when the current one cannot be opened (an error is logged once).
    */
-  private openSecrets(row: Row, previousValid: boolean): string[] {
+  private openSecrets(row: Subscription, previousValid: boolean): string[] {
     const open = (stored: string, which: string) => {
       try {
         return this.secrets.open(stored, row.id);
@@ -88,7 +71,7 @@ export class SubscriptionIndex {
     };
     const current = open(row.secret, 'current');
     if (current === undefined) return [];
-    const previous = previousValid && row.previous_secret ? open(row.previous_secret, 'previous') : undefined;
+    const previous = previousValid && row.previousSecret ? open(row.previousSecret, 'previous') : undefined;
     return previous === undefined ? [current] : [current, previous];
   }
 
@@ -135,30 +118,23 @@ export class SubscriptionIndex {
   reload(): Promise<void> {
     this.loading ??= (async () => {
       try {
-        const rows = await this.sql<Row[]>`
-          SELECT id, url, event_types, headers, enabled, secret, previous_secret, previous_secret_expires_at,
-            max_in_flight, rate_limit_per_second
-          FROM webhook_subscriptions`;
+        const rows = await this.sql<Subscription[]>`
+          SELECT ${subscriptionColumns(this.sql)} FROM webhook_subscriptions`;
         const now = Date.now();
         const byId = new Map<string, ActiveSubscription>();
         for (const row of rows) {
-          const previousValid = Boolean(
-            row.previous_secret &&
-              row.previous_secret_expires_at &&
-              row.previous_secret_expires_at.getTime() > now,
-          );
+          const expiresAt = row.previousSecret ? (row.previousSecretExpiresAt?.getTime() ?? null) : null;
+          const previousValid = expiresAt !== null && expiresAt > now;
           byId.set(row.id, {
             id: row.id,
             url: row.url,
-            eventTypes: row.event_types,
+            eventTypes: row.eventTypes,
             headers: row.headers,
             enabled: row.enabled,
             secrets: this.openSecrets(row, previousValid),
-            previousSecretExpiresAt: previousValid
-              ? (row.previous_secret_expires_at?.getTime() ?? null)
-              : null,
-            maxInFlight: row.max_in_flight,
-            rateLimitPerSecond: row.rate_limit_per_second,
+            previousSecretExpiresAt: previousValid ? expiresAt : null,
+            maxInFlight: row.maxInFlight,
+            rateLimitPerSecond: row.rateLimitPerSecond,
           });
         }
         this.byId = byId;

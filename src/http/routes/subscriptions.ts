@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { WebhookDeps } from '../../webhooks/context.js';
-import { recoverDeliveries } from '../../webhooks/deliveries.js';
+import { recoverDeliveries } from '../../webhooks/deliveries/requeue.js';
 import { createSubscription } from '../../webhooks/subscriptions/create.js';
 import { deleteSubscription } from '../../webhooks/subscriptions/delete.js';
 import { getSubscription, listSubscriptions } from '../../webhooks/subscriptions/read.js';
@@ -182,6 +182,6 @@ export function registerSubscriptionActions(app: App, guard: Guard, hooks: Webho
     c.json(toPublic(await updateSubscription(deps, c.req.valid('param').id, { enabled: true })), 200),
   );
   app.openapi(routes.recover(guard), async (c) =>
-    c.json(await recoverDeliveries(hooks, c.req.valid('param').id, c.req.valid('json')), 202),
+    c.json(await recoverDeliveries(deps, c.req.valid('param').id, c.req.valid('json')), 202),
   );
 }

@@ -1,14 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import { parseInput } from '../../errors.js';
 import { newSigningSecret } from '../signing.js';
-import { CreateSubscriptionInput, type Subscription } from './schema.js';
-import {
-  changeSubscription,
-  checkRules,
-  type SubscriptionDeps,
-  subscriptionColumns,
-  withCircuit,
-} from './store.js';
+import { CreateSubscriptionInput, type Subscription, subscriptionColumns } from './schema.js';
+import { changeSubscription, checkRules, type SubscriptionDeps, withCircuit } from './store.js';
 
 /** Subscribes a URL to event types; answers with the new signing secret, the only time it is shown. */
 export async function createSubscription(deps: SubscriptionDeps, raw: CreateSubscriptionInput) {

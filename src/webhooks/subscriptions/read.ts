@@ -1,7 +1,7 @@
 import { escapeLike } from '../../db/like.js';
 import { filterMatches } from '../filters.js';
-import type { Subscription } from './schema.js';
-import { findSubscription, type SubscriptionDeps, subscriptionColumns, withCircuit } from './store.js';
+import { type Subscription, subscriptionColumns } from './schema.js';
+import { findSubscription, type SubscriptionDeps, withCircuit } from './store.js';
 
 export async function getSubscription(deps: Pick<SubscriptionDeps, 'sql' | 'flow'>, id: string) {
   return withCircuit(deps, await findSubscription(deps.sql, id));

@@ -1,12 +1,6 @@
 import { newSigningSecret } from '../signing.js';
-import type { Subscription } from './schema.js';
-import {
-  changeSubscription,
-  findSubscription,
-  type SubscriptionDeps,
-  subscriptionColumns,
-  withCircuit,
-} from './store.js';
+import { type Subscription, subscriptionColumns } from './schema.js';
+import { changeSubscription, findSubscription, type SubscriptionDeps, withCircuit } from './store.js';
 
 /** A new secret signs from now on; the old one keeps signing too until the overlap ends. */
 export async function rotateSecret(

@@ -1,9 +1,14 @@
 import { z } from '@hono/zod-openapi';
-import type { webhookSubscriptions } from '../../db/schema/webhooks.js';
+import type { Sql } from '../../db/client.js';
+import { columnsOf } from '../../db/columns.js';
+import { webhookSubscriptions } from '../../db/schema/webhooks.js';
 import { type Circuit, circuitStates } from '../flow/flow-control.js';
 
 /** A subscription as stored: the drizzle table's row, the one declaration of its fields. */
 export type Subscription = typeof webhookSubscriptions.$inferSelect;
+
+/** Every column of webhook_subscriptions for a raw SELECT or RETURNING, named as `Subscription`'s. */
+export const subscriptionColumns = (sql: Sql) => columnsOf(sql, webhookSubscriptions);
 
 /** A subscription with its circuit breaker as Redis has it: what the verbs answer. */
 export interface SubscriptionState {

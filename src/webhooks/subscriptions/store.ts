@@ -1,13 +1,16 @@
 import type { Queue } from 'bullmq';
 import type { Sql } from '../../db/client.js';
-import { columnsOf } from '../../db/columns.js';
-import { webhookSubscriptions } from '../../db/schema/webhooks.js';
 import { AppError, validationError } from '../../errors.js';
 import type { FlowControl } from '../flow/flow-control.js';
 import type { SecretBox } from '../secret-box.js';
 import { notifySubscriptionsChanged } from '../subscription-index.js';
 import { type SubscriptionRules, subscriptionProblems } from './rules.js';
-import type { Subscription, SubscriptionState, UpdateSubscriptionInput } from './schema.js';
+import {
+  type Subscription,
+  type SubscriptionState,
+  subscriptionColumns,
+  type UpdateSubscriptionInput,
+} from './schema.js';
 
 /** What the subscription verbs need: narrow, built once per process (src/webhooks/context.ts). */
 export interface SubscriptionDeps {
@@ -22,9 +25,6 @@ export interface SubscriptionDeps {
   retries: number;
   rules: SubscriptionRules;
 }
-
-/** Every column of webhook_subscriptions, named as `Subscription`'s properties. */
-export const subscriptionColumns = (sql: Sql) => columnsOf(sql, webhookSubscriptions);
 
 export const noSuchSubscription = () => new AppError('not_found', 'No such subscription.');
 

@@ -1,12 +1,10 @@
 import { parseInput } from '../../errors.js';
-import type { Subscription } from './schema.js';
-import { UpdateSubscriptionInput } from './schema.js';
+import { type Subscription, subscriptionColumns, UpdateSubscriptionInput } from './schema.js';
 import {
   changeSubscription,
   checkRules,
   findSubscription,
   type SubscriptionDeps,
-  subscriptionColumns,
   withCircuit,
 } from './store.js';
 

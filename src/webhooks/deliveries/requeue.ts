@@ -1,0 +1,42 @@
+import type { Queue } from 'bullmq';
+import type { Sql } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { requeueDeliveries } from '../enqueue.js';
+import type { FlowControl } from '../flow/flow-control.js';
+import { getDelivery } from './read.js';
+
+/** What sending deliveries again needs. */
+export interface RequeueDeps {
+  sql: Sql;
+  queue: Queue;
+  flow: FlowControl;
+  /** Retries of a delivery job (the schedule's length). */
+  retries: number;
+}
+
+const requeue = (deps: RequeueDeps, where: ReturnType<Sql>) =>
+  requeueDeliveries(deps, where, { resetStatus: true });
+
+/** Sends one delivery again now, whatever its status. */
+export async function retryDelivery(deps: RequeueDeps, id: string) {
+  const count = await requeue(deps, deps.sql`id = ${id}`);
+  if (count === 0) throw new AppError('not_found', 'No such delivery.');
+  return getDelivery(deps, id);
+}
+
+/** Re-queues every dead delivery of a subscription created in [since, until). */
+export async function recoverDeliveries(
+  deps: RequeueDeps,
+  subscriptionId: string,
+  window: { since: string; until?: string | undefined },
+) {
+  const [exists] = await deps.sql`SELECT 1 FROM webhook_subscriptions WHERE id = ${subscriptionId}`;
+  if (!exists) throw new AppError('not_found', 'No such subscription.');
+  const sql = deps.sql;
+  const recovered = await requeue(
+    deps,
+    sql`subscription_id = ${subscriptionId} AND status = 'dead' AND created_at >= ${window.since}
+      ${window.until ? sql`AND created_at < ${window.until}` : sql``}`,
+  );
+  return { recovered };
+}

@@ -1,0 +1,96 @@
+import { z } from '@hono/zod-openapi';
+import type { Sql } from '../../db/client.js';
+import { columnsOf } from '../../db/columns.js';
+import { type DeliveryStatus, webhookAttempts, webhookDeliveries } from '../../db/schema/webhooks.js';
+
+/** A delivery as stored: the drizzle table's row, the one declaration of its fields. */
+export type Delivery = typeof webhookDeliveries.$inferSelect;
+/** One attempt of a delivery as stored. */
+export type Attempt = typeof webhookAttempts.$inferSelect;
+
+/** Every column of webhook_deliveries for a raw SELECT or RETURNING, named as `Delivery`'s. */
+export const deliveryColumns = (sql: Sql) => columnsOf(sql, webhookDeliveries);
+export const attemptColumns = (sql: Sql) => columnsOf(sql, webhookAttempts);
+
+/**
+ * The statuses as the API names them: `retrying` is stored as such and shown as `failed-retrying`, the
+ * name operators search by.
+ */
+export const publicDeliveryStatuses = ['pending', 'failed-retrying', 'succeeded', 'dead'] as const;
+export type PublicDeliveryStatus = (typeof publicDeliveryStatuses)[number];
+export const publicStatus = (status: DeliveryStatus): PublicDeliveryStatus =>
+  status === 'retrying' ? 'failed-retrying' : status;
+export const storedStatus = (status: PublicDeliveryStatus): DeliveryStatus =>
+  status === 'failed-retrying' ? 'retrying' : status;
+
+export const PublicDelivery = z
+  .object({
+    id: z.uuid(),
+    event_id: z.uuid(),
+    subscription_id: z.uuid(),
+    event_type: z.string(),
+    status: z.enum(publicDeliveryStatuses),
+    attempts: z.number().int(),
+    next_attempt_at: z.iso.datetime().nullable(),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    event_occurred_at: z.iso.datetime(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    delivered_at: z.iso.datetime().nullable(),
+  })
+  .openapi('Delivery');
+export type PublicDelivery = z.infer<typeof PublicDelivery>;
+
+export const PublicAttempt = z
+  .object({
+    number: z.number().int(),
+    started_at: z.iso.datetime(),
+    duration_ms: z.number().int(),
+    status_code: z.number().int().nullable(),
+    error_kind: z.string().nullable().openapi({ description: 'timeout, dns, connect, tls, ssrf_blocked, …' }),
+    error_message: z.string().nullable(),
+    response_excerpt: z.string().nullable(),
+  })
+  .openapi('Attempt');
+
+export const PublicDeliveryDetail = PublicDelivery.extend({ attempt_log: z.array(PublicAttempt) }).openapi(
+  'DeliveryDetail',
+);
+
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+/** A delivery in its public shape. */
+export function toPublicDelivery(row: Delivery): PublicDelivery {
+  return {
+    id: row.id,
+    event_id: row.eventId,
+    subscription_id: row.subscriptionId,
+    event_type: row.eventType,
+    status: publicStatus(row.status),
+    attempts: row.attempts,
+    next_attempt_at: iso(row.nextAttemptAt),
+    last_status_code: row.lastStatusCode,
+    last_error: row.lastError,
+    event_occurred_at: row.eventOccurredAt.toISOString(),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    delivered_at: iso(row.deliveredAt),
+  };
+}
+
+/** A delivery with every attempt, in its public shape. */
+export function toPublicDetail(found: { delivery: Delivery; attempts: Attempt[] }) {
+  return {
+    ...toPublicDelivery(found.delivery),
+    attempt_log: found.attempts.map((attempt) => ({
+      number: attempt.number,
+      started_at: attempt.startedAt.toISOString(),
+      duration_ms: attempt.durationMs,
+      status_code: attempt.statusCode,
+      error_kind: attempt.errorKind,
+      error_message: attempt.errorMessage,
+      response_excerpt: attempt.responseExcerpt,
+    })),
+  };
+}
