@@ -1,7 +1,9 @@
 import postgres from 'postgres';
 import type { Sql } from '../db/client.js';
+import type { AttemptStatus } from '../db/schema/webhooks.js';
 import { storableText } from '../db/text.js';
 import type { Envelope } from '../events/catalog.js';
+import { statusSql } from './deliveries/status.js';
 
 export interface DeliveryContext {
   id: string;
@@ -91,7 +93,7 @@ export interface AttemptRecord {
   errorMessage: string | null;
   responseExcerpt: string | null;
   /** The delivery's state after this attempt. */
-  status: 'succeeded' | 'retrying' | 'dead';
+  status: AttemptStatus;
   nextAttemptAt: Date | null;
   /** The subscription answered 410 Gone: disable it. */
   gone: boolean;
@@ -243,7 +245,7 @@ export class DeliveryRecorder {
         UPDATE webhook_deliveries AS d SET
           status = v.status, attempts = GREATEST(d.attempts, v.number), next_attempt_at = v.next_attempt_at,
           last_status_code = v.status_code, last_error = v.error, updated_at = now(),
-          delivered_at = CASE WHEN v.status = 'succeeded' THEN now() ELSE d.delivered_at END
+          delivered_at = CASE WHEN v.status = ${statusSql(this.sql, 'succeeded')} THEN now() ELSE d.delivered_at END
         FROM unnest(${updates.map((r) => r.deliveryId)}::uuid[], ${updates.map((r) => r.status)}::text[],
           ${updates.map((r) => r.number)}::int[], ${updates.map((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
           ${updates.map((r) => r.statusCode)}::int[],

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Sql } from '../db/client.js';
+import { statusSql } from './deliveries/status.js';
 import type { FlowControl } from './flow/flow-control.js';
 import { DELIVER_JOB, type DeliverJob, deliverJobOptions, jobIdOf } from './queue.js';
 
@@ -64,7 +65,7 @@ export async function requeueDeliveries(
     { id: string; generation: number; subscription_id: string; max_in_flight: number }[]
   >`
     UPDATE webhook_deliveries AS d SET generation = d.generation + 1, next_attempt_at = now(), updated_at = now()
-      ${options.resetStatus ? deps.sql`, status = 'pending'` : deps.sql``}
+      ${options.resetStatus ? deps.sql`, status = ${statusSql(deps.sql, 'pending')}` : deps.sql``}
     FROM webhook_subscriptions AS s
     WHERE s.id = d.subscription_id AND d.id IN (SELECT id FROM webhook_deliveries WHERE ${where})
     RETURNING d.id, d.generation, d.subscription_id, s.max_in_flight`;

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Kafka } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../db/client.js';
+import type { DeliveryStatus } from '../db/schema/webhooks.js';
 import type { Envelope } from '../events/catalog.js';
 import { eventConsumer } from '../events/consume.js';
 import type { Logger } from '../logger.js';
@@ -56,7 +57,7 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
       {
         id: string;
         generation: number;
-        status: string;
+        status: DeliveryStatus;
         attempts: number;
         subscription_id: string;
         inserted: boolean;

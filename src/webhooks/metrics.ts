@@ -1,9 +1,11 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Sql } from '../db/client.js';
+import { attemptStatuses, type DeliveryStatus } from '../db/schema/webhooks.js';
 import { allTopics } from '../events/topics.js';
 import { zeroed } from '../metrics/labels.js';
 import { sampled } from '../metrics/sampled.js';
+import { statusSql } from './deliveries/status.js';
 
 export function createWebhookMetrics(registry: Registry) {
   return {
@@ -30,7 +32,7 @@ export function createWebhookMetrics(registry: Registry) {
         registers: [registry],
       }),
       'outcome',
-      ['succeeded', 'retrying', 'dead'],
+      attemptStatuses,
     ),
     attempts: zeroed(
       new Counter({
@@ -181,11 +183,14 @@ export const TOP_FAILING_SUBSCRIPTIONS = 10;
  * subscriptions with the most of them only, so the label's cardinality stays bounded however many
  * subscriptions there are. Every delivery process reports the same numbers: aggregate with `max`.
  */
+const failingStatuses = ['retrying', 'dead'] as const satisfies readonly DeliveryStatus[];
+type FailingStatus = (typeof failingStatuses)[number];
+
 export function registerFailingDeliveryGauges(registry: Registry, sql: Sql): void {
   const failing = sampled(
-    () => sql<{ subscription_id: string; status: 'retrying' | 'dead'; n: number }[]>`
+    () => sql<{ subscription_id: string; status: FailingStatus; n: number }[]>`
       SELECT subscription_id, status, count(*)::int AS n FROM webhook_deliveries
-      WHERE status IN ('retrying', 'dead') GROUP BY subscription_id, status`,
+      WHERE status IN (${statusSql(sql, ...failingStatuses)}) GROUP BY subscription_id, status`,
     { maxAgeMs: 10_000 },
   );
   new Gauge({
@@ -196,7 +201,7 @@ export function registerFailingDeliveryGauges(registry: Registry, sql: Sql): voi
     async collect() {
       const rows = await failing();
       if (!rows) return;
-      for (const status of ['retrying', 'dead'] as const) {
+      for (const status of failingStatuses) {
         this.set(
           { status },
           rows.reduce((sum, row) => (row.status === status ? sum + row.n : sum), 0),
@@ -222,7 +227,7 @@ export function registerFailingDeliveryGauges(registry: Registry, sql: Sql): voi
       // Subscriptions that left the top (or stopped failing) lose their series.
       this.reset();
       for (const [subscriptionId] of top) {
-        for (const status of ['retrying', 'dead'] as const) {
+        for (const status of failingStatuses) {
           const row = rows.find((r) => r.subscription_id === subscriptionId && r.status === status);
           this.set({ subscription_id: subscriptionId, status }, row?.n ?? 0);
         }

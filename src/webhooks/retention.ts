@@ -1,6 +1,7 @@
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { type Component, periodicComponent } from '../platform/component.js';
+import { statusSql } from './deliveries/status.js';
 
 /**
  * Deletes delivery rows (their attempts go with them) and stored event payloads older than the
@@ -17,7 +18,7 @@ export async function pruneWebhookData(
     const deleted = await sql`
       DELETE FROM webhook_deliveries WHERE id IN (
         SELECT id FROM webhook_deliveries
-        WHERE created_at < now() - make_interval(days => ${retentionDays}) AND status IN ('succeeded', 'dead')
+        WHERE created_at < now() - make_interval(days => ${retentionDays}) AND status IN (${statusSql(sql, 'succeeded', 'dead')})
         LIMIT ${chunk})`;
     deliveries += deleted.count;
     if (deleted.count < chunk) break;

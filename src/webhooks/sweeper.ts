@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { type Component, periodicComponent } from '../platform/component.js';
+import { statusSql } from './deliveries/status.js';
 import { requeueDeliveries } from './enqueue.js';
 import type { FlowControl } from './flow/flow-control.js';
 import { jobIdOf } from './queue.js';
@@ -21,7 +22,7 @@ export async function sweepLostDeliveries(
 ): Promise<{ requeued: number; last: string | null }> {
   const overdue = await deps.sql<{ id: string; generation: number; subscription_id: string }[]>`
     SELECT id, generation, subscription_id FROM webhook_deliveries
-    WHERE status IN ('pending', 'retrying') AND id > ${options.after ?? NO_ID}
+    WHERE status IN (${statusSql(deps.sql, 'pending', 'retrying')}) AND id > ${options.after ?? NO_ID}
       AND COALESCE(next_attempt_at, created_at) < now() - make_interval(secs => ${options.graceSeconds})
     ORDER BY id LIMIT ${options.limit ?? 1_000}`;
   // One state lookup per row, all sent at once ('unknown': BullMQ holds no such job); a job parked in
@@ -39,7 +40,7 @@ export async function sweepLostDeliveries(
   if (lost.length === 0) return { requeued: 0, last };
   const requeued = await requeueDeliveries(
     deps,
-    deps.sql`id = ANY(${lost}::uuid[]) AND status IN ('pending', 'retrying')`,
+    deps.sql`id = ANY(${lost}::uuid[]) AND status IN (${statusSql(deps.sql, 'pending', 'retrying')})`,
     { resetStatus: false },
   );
   return { requeued, last };

@@ -51,8 +51,15 @@ export const webhookEvents = pgTable('webhook_events', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** A delivery's statuses, the one list of them: SQL names them through `statusSql`. */
 export const deliveryStatuses = ['pending', 'retrying', 'succeeded', 'dead'] as const;
 export type DeliveryStatus = (typeof deliveryStatuses)[number];
+/** The status an attempt leaves its delivery in. */
+export type AttemptStatus = Exclude<DeliveryStatus, 'pending'>;
+/** The statuses an attempt leaves a delivery in, as metric labels. */
+export const attemptStatuses = ['succeeded', 'retrying', 'dead'] as const satisfies readonly AttemptStatus[];
+/** Statuses that never change again by themselves (only an operator's retry moves them). */
+export type FinalStatus = Extract<DeliveryStatus, 'succeeded' | 'dead'>;
 
 export const webhookDeliveries = pgTable(
   'webhook_deliveries',

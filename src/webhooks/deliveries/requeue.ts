@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import { requeueDeliveries } from '../enqueue.js';
 import type { FlowControl } from '../flow/flow-control.js';
 import { getDelivery } from './read.js';
+import { statusSql } from './status.js';
 
 /** What sending deliveries again needs. */
 export interface RequeueDeps {
@@ -35,7 +36,7 @@ export async function recoverDeliveries(
   const sql = deps.sql;
   const recovered = await requeue(
     deps,
-    sql`subscription_id = ${subscriptionId} AND status = 'dead' AND created_at >= ${window.since}
+    sql`subscription_id = ${subscriptionId} AND status = ${statusSql(sql, 'dead')} AND created_at >= ${window.since}
       ${window.until ? sql`AND created_at < ${window.until}` : sql``}`,
   );
   return { recovered };

@@ -1,3 +1,4 @@
+import type { AttemptStatus } from '../../db/schema/webhooks.js';
 import type { Verdict } from '../flow/flow-control.js';
 import { verdictOf } from '../flow/verdict.js';
 import type { SendOutcome } from '../http-client.js';
@@ -26,7 +27,7 @@ export interface RetryPolicy {
 
 /** What the worker does after an attempt. */
 export interface AttemptDecision {
-  status: 'succeeded' | 'retrying' | 'dead';
+  status: AttemptStatus;
   /** When status is retrying: how long until the next attempt. */
   delayMs: number | null;
   /** What the attempt says of the endpoint's health, for its circuit breaker. */

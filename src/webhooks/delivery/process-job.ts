@@ -1,5 +1,6 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { v7 as uuidv7 } from 'uuid';
+import type { FinalStatus } from '../../db/schema/webhooks.js';
 import type { Logger } from '../../logger.js';
 import type { AttemptRecord, DeliveryContext, DeliveryLoader, DeliveryRecorder } from '../delivery-store.js';
 import type { Verdict } from '../flow/flow-control.js';
@@ -89,7 +90,7 @@ export class JobProcessor {
     const release = (verdict: Verdict) => {
       releasing ??= this.leave(job, subscription, verdict);
     };
-    let result: 'succeeded' | 'dead' | RetryLater;
+    let result: FinalStatus | RetryLater;
     try {
       result = await this.attempt(job, context, subscription, release);
     } finally {
@@ -123,7 +124,7 @@ export class JobProcessor {
     });
     // Recorded as an attempt that got no answer, like every other attempt row.
     this.options.metrics.attempts.inc({ status_class: 'error' });
-    this.options.metrics.deliveries.inc({ outcome: 'dead' });
+    this.options.metrics.deliveries.inc({ outcome: 'dead' satisfies FinalStatus });
   }
 
   /**
@@ -135,7 +136,7 @@ export class JobProcessor {
     context: DeliveryContext,
     subscription: ActiveSubscription,
     release: (verdict: Verdict) => void,
-  ): Promise<'succeeded' | 'dead' | RetryLater> {
+  ): Promise<FinalStatus | RetryLater> {
     const startedAt = new Date();
     const blocked = blockedOutcome(subscription);
     if (!blocked) await this.countEarlierSends(job, context);
