@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { type ServerType, serve } from '@hono/node-server';
 import { ConfigError, loadConfig, type ProcessName } from '../config/load.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { allTopics } from '../events/topics.js';
@@ -24,6 +24,8 @@ export interface ProcessPlan {
 
 export interface RunningProcess {
   deps: Dependencies;
+  /** What the process runs (its components, and the services they were built with). */
+  plan: ProcessPlan;
   port: number;
   stop(reason: string): Promise<void>;
 }
@@ -42,58 +44,28 @@ export async function runProcess(
   const config = loadConfig(name, env);
   const logger = createLogger({ level: config.LOG_LEVEL, process: name });
   const deps = createDependencies(config, logger, name);
-  let readiness: Readiness | undefined;
-
   const started: Component[] = [];
-  let server: ReturnType<typeof serve> | undefined;
-  let port: number;
+  let server: ServerType | undefined;
   try {
-    if (config.MIGRATE_ON_START) {
-      await retryUntil('database migration', () => migrateDatabase(deps.db, deps.sql, logger), {
-        logger,
-        deadlineMs: 60_000,
-      });
-    }
-    const admin = deps.kafka.admin();
-    try {
-      await retryUntil(
-        'creating Kafka topics',
-        async () => {
-          await admin.connect();
-          await ensureTopics(admin, {
-            topics: allTopics,
-            partitions: config.KAFKA_TOPIC_PARTITIONS,
-            replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-            logger,
-          });
-        },
-        { logger, deadlineMs: 60_000 },
-      );
-    } finally {
-      await admin.disconnect().catch(() => {});
-    }
-
-    const { components, routes, checks } = plan(deps);
-    readiness = new Readiness({ ...dependencyChecks(deps), ...checks }, config.READINESS_TIMEOUT_MS);
+    await prepareStores(deps);
+    const planned = plan(deps);
+    const readiness = new Readiness(
+      { ...dependencyChecks(deps), ...planned.checks },
+      config.READINESS_TIMEOUT_MS,
+    );
     const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
     app.use(httpMetrics(deps.metrics));
     registerHealthRoutes(app, { readiness, metrics: deps.metrics });
-    routes?.(app);
-
-    for (const component of components) {
+    planned.routes?.(app);
+    for (const component of planned.components) {
       await component.start();
       started.push(component);
       logger.info({ component: component.name }, 'component started');
     }
-
-    const listening = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT });
-    server = listening;
-    await new Promise<void>((resolve, reject) => {
-      listening.once('listening', resolve);
-      listening.once('error', reject);
-    });
-    port = (listening.address() as AddressInfo).port;
-    logger.info({ host: config.HOST, port, components: components.map((c) => c.name) }, 'process ready');
+    server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT });
+    const port = await listening(server);
+    logger.info({ host: config.HOST, port, components: started.map((c) => c.name) }, 'process ready');
+    return { deps, port, plan: planned, stop: stopper({ deps, server, readiness, started }) };
   } catch (error) {
     // A failed start leaves nothing running: stop what started, close the pools, then report.
     for (const component of [...started].reverse()) await component.stop().catch(() => {});
@@ -101,21 +73,71 @@ export async function runProcess(
     await deps.close();
     throw error;
   }
-  const httpServer = server;
+}
 
+/** Migrations applied (when MIGRATE_ON_START) and Kafka topics created, each retried for a minute. */
+async function prepareStores(deps: Dependencies): Promise<void> {
+  const { config, logger } = deps;
+  if (config.MIGRATE_ON_START) {
+    await retryUntil('database migration', () => migrateDatabase(deps.db, deps.sql, logger), {
+      logger,
+      deadlineMs: 60_000,
+    });
+  }
+  const admin = deps.kafka.admin();
+  try {
+    await retryUntil(
+      'creating Kafka topics',
+      async () => {
+        await admin.connect();
+        await ensureTopics(admin, {
+          topics: allTopics,
+          partitions: config.KAFKA_TOPIC_PARTITIONS,
+          replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+          logger,
+        });
+      },
+      { logger, deadlineMs: 60_000 },
+    );
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** The port the server listens on, once it does. */
+async function listening(server: ServerType): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * The process's stop (once, whatever calls it): not ready at once, stop accepting, stop the components
+ * in reverse order, close the pools; exits 1 if it takes longer than SHUTDOWN_TIMEOUT_MS.
+ */
+function stopper(running: {
+  deps: Dependencies;
+  server: ServerType;
+  readiness: Readiness;
+  started: Component[];
+}): (reason: string) => Promise<void> {
+  const { deps, server, readiness, started } = running;
+  const { config, logger } = deps;
   let stopping: Promise<void> | undefined;
-  const stop = (reason: string) => {
+  return (reason: string) => {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
-      readiness?.markShuttingDown();
+      readiness.markShuttingDown();
       const timer = setTimeout(() => {
         logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
         process.exit(1);
       }, config.SHUTDOWN_TIMEOUT_MS);
       timer.unref();
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      if ('closeIdleConnections' in httpServer) httpServer.closeIdleConnections();
-      for (const component of started.reverse()) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      for (const component of [...started].reverse()) {
         try {
           await component.stop();
           logger.info({ component: component.name }, 'component stopped');
@@ -130,8 +152,6 @@ export async function runProcess(
     })();
     return stopping;
   };
-
-  return { deps, port, stop };
 }
 
 /** Entry-point helper: runs the process and wires signals and fatal errors to a clean exit. */

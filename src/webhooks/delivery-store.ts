@@ -218,79 +218,108 @@ export class DeliveryRecorder {
   }
 
   private async write(records: AttemptRecord[]): Promise<DisabledSubscription[]> {
-    // The last state of each delivery in the batch wins (one delivery may appear twice).
-    const latest = new Map(records.map((record) => [record.deliveryId, record]));
-    const updates = [...latest.values()];
-    const succeeded = new Set(records.filter((r) => r.status === 'succeeded').map((r) => r.subscriptionId));
-    const failed = [
-      ...new Set(
-        records.filter((r) => r.status !== 'succeeded' && r.endpointHealth).map((r) => r.subscriptionId),
-      ),
-    ].filter((id) => !succeeded.has(id));
-    const gone = [...new Set(records.filter((r) => r.gone).map((r) => r.subscriptionId))];
+    const health = healthOf(records);
     return this.sql.begin(async (tx) => {
+      const sql = tx as unknown as Sql;
       // Every statement goes out at once (pipelined, run in order): none needs another's result.
-      type Disabled = { id: string; url: string; failing_since: Date | null }[];
-      const none = Promise.resolve([] as Disabled);
-      // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
-      const statements: Promise<unknown>[] = [tx`SET LOCAL enable_seqscan = off`];
-      statements.push(tx`
-        INSERT INTO webhook_attempts (id, delivery_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
-        SELECT * FROM unnest(${records.map((r) => r.id)}::uuid[], ${records.map((r) => r.deliveryId)}::uuid[],
-          ${records.map((r) => r.number)}::int[], ${records.map((r) => r.startedAt.toISOString())}::timestamptz[],
-          ${records.map((r) => r.durationMs)}::int[], ${records.map((r) => r.statusCode)}::int[],
-          ${records.map((r) => r.errorKind)}::text[], ${records.map((r) => r.errorMessage)}::text[],
-          ${records.map((r) => r.responseExcerpt)}::text[])`);
-      statements.push(tx`
-        UPDATE webhook_deliveries AS d SET
-          status = v.status, attempts = GREATEST(d.attempts, v.number), next_attempt_at = v.next_attempt_at,
-          last_status_code = v.status_code, last_error = v.error, updated_at = now(),
-          delivered_at = CASE WHEN v.status = ${statusSql(this.sql, 'succeeded')} THEN now() ELSE d.delivered_at END
-        FROM unnest(${updates.map((r) => r.deliveryId)}::uuid[], ${updates.map((r) => r.status)}::text[],
-          ${updates.map((r) => r.number)}::int[], ${updates.map((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
-          ${updates.map((r) => r.statusCode)}::int[],
-          ${updates.map((r) => (r.errorKind ? `${r.errorKind}: ${r.errorMessage ?? ''}`.slice(0, 500) : null))}::text[])
-          AS v(id, status, number, next_attempt_at, status_code, error)
-        WHERE d.id = v.id`);
-      if (succeeded.size > 0) {
-        statements.push(tx`
-          UPDATE webhook_subscriptions SET failing_since = NULL, last_success_at = now()
-          WHERE id = ANY(${[...succeeded]}::uuid[])
-            AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '10 seconds')`);
-      }
-      if (failed.length > 0) {
-        statements.push(tx`
-          UPDATE webhook_subscriptions SET failing_since = now()
-          WHERE id = ANY(${failed}::uuid[]) AND failing_since IS NULL`);
-      }
-      const goneRows =
-        gone.length === 0
-          ? none
-          : tx<Disabled>`
-          UPDATE webhook_subscriptions
-          SET enabled = false, disabled_at = now(), updated_at = now(),
-            disabled_reason = 'the endpoint answered 410 Gone'
-          WHERE id = ANY(${gone}::uuid[]) AND enabled
-          RETURNING id, url, failing_since`;
-      const failingRows =
-        failed.length === 0
-          ? none
-          : tx<Disabled>`
-          UPDATE webhook_subscriptions
-          SET enabled = false, disabled_at = now(), updated_at = now(),
-            disabled_reason = 'deliveries failed for ' || ${this.options.disableAfterSeconds}::text || ' seconds without a success'
-          WHERE id = ANY(${failed}::uuid[]) AND enabled
-            AND failing_since < now() - make_interval(secs => ${this.options.disableAfterSeconds})
-          RETURNING id, url, failing_since`;
       // (postgres.js sends a query when it is awaited: Promise.all sends them in this array's order)
-      const results = await Promise.all([...statements, goneRows, failingRows]);
-      const [goneDisabled, failingDisabled] = results.slice(-2) as [Disabled, Disabled];
+      const results = await Promise.all([
+        // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
+        sql`SET LOCAL enable_seqscan = off`,
+        ...attemptStatements(sql, records),
+        ...healthStatements(sql, health),
+        ...disableStatements(sql, health, this.options.disableAfterSeconds),
+      ]);
+      const [goneDisabled, failingDisabled] = results.slice(-2) as [DisabledRow[], DisabledRow[]];
       const disabled: DisabledSubscription[] = [
         ...goneDisabled.map((row) => ({ ...disabledOf(row), reason: 'gone' as const })),
         ...failingDisabled.map((row) => ({ ...disabledOf(row), reason: 'failing' as const })),
       ];
-      if (disabled.length > 0) await this.options.onDisabled(tx as unknown as Sql, disabled);
+      if (disabled.length > 0) await this.options.onDisabled(sql, disabled);
       return disabled;
     });
   }
+}
+
+type DisabledRow = { id: string; url: string; failing_since: Date | null };
+
+/** What a batch says of its subscriptions: which succeeded, which failed (and no success), which are gone. */
+function healthOf(records: AttemptRecord[]) {
+  const succeeded = new Set(records.filter((r) => r.status === 'succeeded').map((r) => r.subscriptionId));
+  const failed = [
+    ...new Set(
+      records.filter((r) => r.status !== 'succeeded' && r.endpointHealth).map((r) => r.subscriptionId),
+    ),
+  ].filter((id) => !succeeded.has(id));
+  const gone = [...new Set(records.filter((r) => r.gone).map((r) => r.subscriptionId))];
+  return { succeeded: [...succeeded], failed, gone };
+}
+type BatchHealth = ReturnType<typeof healthOf>;
+
+/** The attempts inserted, and each delivery's state after its last attempt of the batch. */
+function attemptStatements(tx: Sql, records: AttemptRecord[]) {
+  // The last state of each delivery in the batch wins (one delivery may appear twice).
+  const updates = [...new Map(records.map((record) => [record.deliveryId, record])).values()];
+  return [
+    tx`
+      INSERT INTO webhook_attempts (id, delivery_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
+      SELECT * FROM unnest(${records.map((r) => r.id)}::uuid[], ${records.map((r) => r.deliveryId)}::uuid[],
+        ${records.map((r) => r.number)}::int[], ${records.map((r) => r.startedAt.toISOString())}::timestamptz[],
+        ${records.map((r) => r.durationMs)}::int[], ${records.map((r) => r.statusCode)}::int[],
+        ${records.map((r) => r.errorKind)}::text[], ${records.map((r) => r.errorMessage)}::text[],
+        ${records.map((r) => r.responseExcerpt)}::text[])`,
+    tx`
+      UPDATE webhook_deliveries AS d SET
+        status = v.status, attempts = GREATEST(d.attempts, v.number), next_attempt_at = v.next_attempt_at,
+        last_status_code = v.status_code, last_error = v.error, updated_at = now(),
+        delivered_at = CASE WHEN v.status = ${statusSql(tx, 'succeeded')} THEN now() ELSE d.delivered_at END
+      FROM unnest(${updates.map((r) => r.deliveryId)}::uuid[], ${updates.map((r) => r.status)}::text[],
+        ${updates.map((r) => r.number)}::int[], ${updates.map((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+        ${updates.map((r) => r.statusCode)}::int[],
+        ${updates.map((r) => (r.errorKind ? `${r.errorKind}: ${r.errorMessage ?? ''}`.slice(0, 500) : null))}::text[])
+        AS v(id, status, number, next_attempt_at, status_code, error)
+      WHERE d.id = v.id`,
+  ];
+}
+
+/** The subscriptions' health: a success ends a failing streak, a failure starts one. */
+function healthStatements(tx: Sql, health: BatchHealth) {
+  const statements = [];
+  if (health.succeeded.length > 0) {
+    statements.push(tx`
+      UPDATE webhook_subscriptions SET failing_since = NULL, last_success_at = now()
+      WHERE id = ANY(${health.succeeded}::uuid[])
+        AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '10 seconds')`);
+  }
+  if (health.failed.length > 0) {
+    statements.push(tx`
+      UPDATE webhook_subscriptions SET failing_since = now()
+      WHERE id = ANY(${health.failed}::uuid[]) AND failing_since IS NULL`);
+  }
+  return statements;
+}
+
+/** Subscriptions disabled: those gone (410), those failing for too long; last, in this order. */
+function disableStatements(tx: Sql, health: BatchHealth, disableAfterSeconds: number) {
+  const none = Promise.resolve([] as DisabledRow[]);
+  const gone =
+    health.gone.length === 0
+      ? none
+      : tx<DisabledRow[]>`
+        UPDATE webhook_subscriptions
+        SET enabled = false, disabled_at = now(), updated_at = now(),
+          disabled_reason = 'the endpoint answered 410 Gone'
+        WHERE id = ANY(${health.gone}::uuid[]) AND enabled
+        RETURNING id, url, failing_since`;
+  const failing =
+    health.failed.length === 0
+      ? none
+      : tx<DisabledRow[]>`
+        UPDATE webhook_subscriptions
+        SET enabled = false, disabled_at = now(), updated_at = now(),
+          disabled_reason = 'deliveries failed for ' || ${disableAfterSeconds}::text || ' seconds without a success'
+        WHERE id = ANY(${health.failed}::uuid[]) AND enabled
+          AND failing_since < now() - make_interval(secs => ${disableAfterSeconds})
+        RETURNING id, url, failing_since`;
+  return [gone, failing];
 }
