@@ -43,37 +43,62 @@ export async function login(
   meta: RequestMeta,
 ): Promise<TokenPair> {
   const email = normaliseEmail(input.email);
-  const user = await findUserByEmail(deps, email);
-
-  const decision = await deps.limiter.admit(email, meta.ip, user?.id ?? null);
-  if (!decision.allowed) {
-    deps.metrics.rateLimited.inc({ limit: decision.limit });
-    deps.metrics.logins.inc({ result: 'locked' });
-    deps.metrics.failedLogins.inc({ reason: 'locked' });
-    await recordFailedLogin(
-      deps,
-      { email, userId: user?.id ?? null, reason: 'locked', limit: decision.limit },
-      meta,
-    );
-    throw new AppError('rate_limited', 'Too many login attempts; try again later.', {
-      retryAfterSeconds: decision.retryAfterSeconds,
-    });
+  const found = await findUserByEmail(deps, email);
+  await checkLimits(deps, email, found?.id ?? null, meta);
+  const user = await verifyPassword(deps, { email, user: found, password: input.password }, meta);
+  const created = await openSession(deps, { email, user, password: input.password }, meta);
+  if (!created) {
+    // The password changed while this one was being checked: it is an old password, a failure.
+    return failBadCredentials(deps, email, user.id, meta);
   }
+  deps.metrics.logins.inc({ result: 'success' });
+  await deps.limiter.succeeded(email, meta.ip, user.id);
+  return issueTokens(deps, { userId: user.id, ...created });
+}
 
+type User = typeof users.$inferSelect;
+
+/** Refuses the attempt when a brute-force limit is reached: 429, recorded as a failed login. */
+async function checkLimits(deps: AuthDeps, email: string, userId: string | null, meta: RequestMeta) {
+  const decision = await deps.limiter.admit(email, meta.ip, userId);
+  if (decision.allowed) return;
+  deps.metrics.rateLimited.inc({ limit: decision.limit });
+  deps.metrics.logins.inc({ result: 'locked' });
+  deps.metrics.failedLogins.inc({ reason: 'locked' });
+  await recordFailedLogin(deps, { email, userId, reason: 'locked', limit: decision.limit }, meta);
+  throw new AppError('rate_limited', 'Too many login attempts; try again later.', {
+    retryAfterSeconds: decision.retryAfterSeconds,
+  });
+}
+
+/** The user if the password is theirs; an unknown email is checked against a dummy hash, to take as long. */
+async function verifyPassword(
+  deps: AuthDeps,
+  input: { email: string; user: User | undefined; password: string },
+  meta: RequestMeta,
+): Promise<User> {
+  const { email, user, password } = input;
   const valid = user
-    ? await deps.hasher.verify(user.passwordHash, input.password)
-    : await deps.hasher.verifyDummy(input.password);
-  if (!user || !valid) {
-    deps.metrics.logins.inc({ result: 'failure' });
-    deps.metrics.failedLogins.inc({ reason: 'bad_credentials' });
-    await recordFailedLogin(deps, { email, userId: user?.id ?? null, reason: 'bad_credentials' }, meta);
-    throw badCredentials();
-  }
+    ? await deps.hasher.verify(user.passwordHash, password)
+    : await deps.hasher.verifyDummy(password);
+  if (!user || !valid) return failBadCredentials(deps, email, user?.id ?? null, meta);
+  return user;
+}
 
+/**
+ * The session and its `user.login` event, in one transaction (with the hash upgraded if its parameters
+ * are outdated); undefined if the password changed since it was read.
+ */
+async function openSession(
+  deps: AuthDeps,
+  input: { email: string; user: User; password: string },
+  meta: RequestMeta,
+) {
+  const { email, user } = input;
   const upgradedHash = deps.hasher.needsRehash(user.passwordHash)
     ? await deps.hasher.hash(input.password)
     : undefined;
-  const created = await deps.db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     // The password may have changed while it was being checked: then this login used an old one.
     const [locked] = await tx
       .select({ passwordHash: users.passwordHash })
@@ -94,16 +119,19 @@ export async function login(
     ]);
     return created;
   });
-  if (!created) {
-    // The password changed while this one was being checked: it is an old password, a failure.
-    deps.metrics.logins.inc({ result: 'failure' });
-    deps.metrics.failedLogins.inc({ reason: 'bad_credentials' });
-    await recordFailedLogin(deps, { email, userId: user.id, reason: 'bad_credentials' }, meta);
-    throw badCredentials();
-  }
-  deps.metrics.logins.inc({ result: 'success' });
-  await deps.limiter.succeeded(email, meta.ip, user.id);
-  return issueTokens(deps, { userId: user.id, ...created });
+}
+
+/** A wrong password (or unknown email): counted, recorded as `user.login.failed`, then 401. */
+async function failBadCredentials(
+  deps: AuthDeps,
+  email: string,
+  userId: string | null,
+  meta: RequestMeta,
+): Promise<never> {
+  deps.metrics.logins.inc({ result: 'failure' });
+  deps.metrics.failedLogins.inc({ reason: 'bad_credentials' });
+  await recordFailedLogin(deps, { email, userId, reason: 'bad_credentials' }, meta);
+  throw badCredentials();
 }
 
 async function recordFailedLogin(
