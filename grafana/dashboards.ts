@@ -5,10 +5,13 @@
  * processes; gauges read from a shared store (PostgreSQL, Redis, Kafka) are reported alike by every
  * process of a kind, so they take `max`.
  *
- * `$__rate_interval` is Grafana's window for `rate()` (at least four scrape intervals).
+ * `$__rate_interval` is Grafana's window for `rate()` (at least four scrape intervals). Metric names
+ * come from src/metrics/names.ts, as the code defining them does, so a rename reaches every panel; a
+ * histogram's series add prom-client's `_bucket`, `_sum` or `_count` to its name.
  */
 
 import type { Dashboard, Panel } from '@grafana/schema';
+import { metricNames } from '../src/metrics/names.js';
 
 export const DATASOURCE = { type: 'prometheus', uid: 'prometheus' } as const;
 
@@ -62,7 +65,7 @@ export const auth: DashboardSpec = {
       type: 'stat',
       unit: 'short',
       width: 6,
-      targets: [{ expr: 'max(hookline_auth_active_sessions)', legend: 'sessions' }],
+      targets: [{ expr: `max(${metricNames.authActiveSessions})`, legend: 'sessions' }],
     },
     {
       title: 'Registrations, last 24 h',
@@ -70,7 +73,7 @@ export const auth: DashboardSpec = {
       type: 'stat',
       unit: 'short',
       width: 6,
-      targets: [{ expr: 'sum(increase(hookline_auth_registrations_total[1d]))', legend: 'registrations' }],
+      targets: [{ expr: `sum(increase(${metricNames.authRegistrations}[1d]))`, legend: 'registrations' }],
     },
     {
       title: 'Failed logins, last hour',
@@ -78,7 +81,7 @@ export const auth: DashboardSpec = {
       type: 'stat',
       unit: 'short',
       width: 6,
-      targets: [{ expr: 'sum(increase(hookline_auth_failed_logins_total[1h]))', legend: 'failed logins' }],
+      targets: [{ expr: `sum(increase(${metricNames.authFailedLogins}[1h]))`, legend: 'failed logins' }],
     },
     {
       title: 'Security alerts, last 24 h',
@@ -86,7 +89,7 @@ export const auth: DashboardSpec = {
       type: 'stat',
       unit: 'short',
       width: 6,
-      targets: [{ expr: 'sum(increase(hookline_audit_security_alerts_total[1d]))', legend: 'alerts' }],
+      targets: [{ expr: `sum(increase(${metricNames.auditSecurityAlerts}[1d]))`, legend: 'alerts' }],
     },
     {
       title: 'Logins per minute, by result',
@@ -95,18 +98,16 @@ export const auth: DashboardSpec = {
       type: 'timeseries',
       unit: 'short',
       width: 12,
-      targets: [
-        { expr: `sum by (result) (${rate('hookline_auth_logins_total')}) * 60`, legend: '{{result}}' },
-      ],
+      targets: [{ expr: `sum by (result) (${rate(metricNames.authLogins)}) * 60`, legend: '{{result}}' }],
     },
     {
       title: 'Failed logins per minute, by reason',
-      description: 'The seed metric FailedLogins: hookline_auth_failed_logins_total.',
+      description: `The seed metric FailedLogins: ${metricNames.authFailedLogins}.`,
       type: 'timeseries',
       unit: 'short',
       width: 12,
       targets: [
-        { expr: `sum by (reason) (${rate('hookline_auth_failed_logins_total')}) * 60`, legend: '{{reason}}' },
+        { expr: `sum by (reason) (${rate(metricNames.authFailedLogins)}) * 60`, legend: '{{reason}}' },
       ],
     },
     {
@@ -118,29 +119,28 @@ export const auth: DashboardSpec = {
       targets: [
         {
           // No sign-in in the window: no point (not NaN).
-          expr: `sum(${rate('hookline_auth_logins_total{result!="success"}')}) / (sum(${rate('hookline_auth_logins_total')}) > 0)`,
+          expr: `sum(${rate(`${metricNames.authLogins}{result!="success"}`)}) / (sum(${rate(metricNames.authLogins)}) > 0)`,
           legend: 'failure ratio',
         },
       ],
     },
     {
       title: 'Active sessions',
-      description: 'The seed metric ActiveSessions: hookline_auth_active_sessions.',
+      description: `The seed metric ActiveSessions: ${metricNames.authActiveSessions}.`,
       type: 'timeseries',
       unit: 'short',
       width: 8,
-      targets: [{ expr: 'max(hookline_auth_active_sessions)', legend: 'active sessions' }],
+      targets: [{ expr: `max(${metricNames.authActiveSessions})`, legend: 'active sessions' }],
     },
     {
       title: 'Registrations per day',
-      description:
-        'The seed metric UserRegistrations: increase(hookline_auth_registrations_total[1d]), each point the 24 hours before it, over the last 7 days.',
+      description: `The seed metric UserRegistrations: increase(${metricNames.authRegistrations}[1d]), each point the 24 hours before it, over the last 7 days.`,
       type: 'timeseries',
       unit: 'short',
       width: 8,
       timeFrom: '7d',
       targets: [
-        { expr: 'sum(increase(hookline_auth_registrations_total[1d]))', legend: 'registrations in 24 h' },
+        { expr: `sum(increase(${metricNames.authRegistrations}[1d]))`, legend: 'registrations in 24 h' },
       ],
     },
     {
@@ -151,7 +151,7 @@ export const auth: DashboardSpec = {
       width: 12,
       targets: [
         {
-          expr: `histogram_quantile(0.95, sum by (le, route) (${rate(`hookline_http_request_duration_seconds_bucket{${API_ROUTES}}`)}))`,
+          expr: `histogram_quantile(0.95, sum by (le, route) (${rate(`${metricNames.httpRequestDuration}_bucket{${API_ROUTES}}`)}))`,
           legend: '{{route}}',
         },
       ],
@@ -162,7 +162,7 @@ export const auth: DashboardSpec = {
       type: 'timeseries',
       unit: 's',
       width: 12,
-      targets: quantiles(`hookline_http_request_duration_seconds_bucket{${API_ROUTES}}`),
+      targets: quantiles(`${metricNames.httpRequestDuration}_bucket{${API_ROUTES}}`),
     },
     {
       title: 'API requests per second, by status class',
@@ -172,7 +172,7 @@ export const auth: DashboardSpec = {
       width: 12,
       targets: [
         {
-          expr: `sum by (status_class) (${rate(`hookline_http_requests_total{${API_ROUTES}}`)})`,
+          expr: `sum by (status_class) (${rate(`${metricNames.httpRequests}{${API_ROUTES}}`)})`,
           legend: '{{status_class}}',
         },
       ],
@@ -184,9 +184,7 @@ export const auth: DashboardSpec = {
       type: 'timeseries',
       unit: 'short',
       width: 12,
-      targets: [
-        { expr: `sum by (limit) (${rate('hookline_auth_rate_limited_total')}) * 60`, legend: '{{limit}}' },
-      ],
+      targets: [{ expr: `sum by (limit) (${rate(metricNames.authRateLimited)}) * 60`, legend: '{{limit}}' }],
     },
     {
       title: 'Token refreshes per minute, by result',
@@ -197,7 +195,7 @@ export const auth: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: `sum by (result) (${rate('hookline_auth_token_refreshes_total')}) * 60`,
+          expr: `sum by (result) (${rate(metricNames.authTokenRefreshes)}) * 60`,
           legend: '{{result}}',
         },
       ],
@@ -211,7 +209,7 @@ export const auth: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: `sum by (reason) (${rate('hookline_auth_session_revocations_total')}) * 60`,
+          expr: `sum by (reason) (${rate(metricNames.authSessionRevocations)}) * 60`,
           legend: '{{reason}}',
         },
       ],
@@ -224,7 +222,7 @@ export const auth: DashboardSpec = {
       unit: 'short',
       width: 8,
       targets: [
-        { expr: 'sum by (kind) (increase(hookline_audit_security_alerts_total[1h]))', legend: '{{kind}}' },
+        { expr: `sum by (kind) (increase(${metricNames.auditSecurityAlerts}[1h]))`, legend: '{{kind}}' },
       ],
     },
     {
@@ -235,7 +233,7 @@ export const auth: DashboardSpec = {
       width: 12,
       targets: [
         {
-          expr: `histogram_quantile(0.95, sum by (le, operation) (${rate('hookline_auth_password_hash_duration_seconds_bucket')}))`,
+          expr: `histogram_quantile(0.95, sum by (le, operation) (${rate(`${metricNames.authPasswordHashDuration}_bucket`)}))`,
           legend: '{{operation}}',
         },
       ],
@@ -248,8 +246,8 @@ export const auth: DashboardSpec = {
       unit: 'short',
       width: 12,
       targets: [
-        { expr: 'max(hookline_outbox_pending)', legend: 'pending rows' },
-        { expr: 'max(hookline_outbox_oldest_pending_age_seconds)', legend: 'oldest (seconds)' },
+        { expr: `max(${metricNames.outboxPending})`, legend: 'pending rows' },
+        { expr: `max(${metricNames.outboxOldestPendingAge})`, legend: 'oldest (seconds)' },
       ],
     },
   ],
@@ -270,7 +268,7 @@ export const webhooks: DashboardSpec = {
       width: 6,
       targets: [
         {
-          expr: `sum(${rate('hookline_webhook_deliveries_total{outcome="succeeded"}')})`,
+          expr: `sum(${rate(`${metricNames.webhookDeliveries}{outcome="succeeded"}`)})`,
           legend: 'delivered',
         },
       ],
@@ -284,7 +282,7 @@ export const webhooks: DashboardSpec = {
       targets: [
         {
           // No delivery in the window: no value (not NaN).
-          expr: `histogram_quantile(0.99, sum by (le) (${rate('hookline_webhook_e2e_latency_seconds_bucket')})) and on () sum(${rate('hookline_webhook_e2e_latency_seconds_count')}) > 0`,
+          expr: `histogram_quantile(0.99, sum by (le) (${rate(`${metricNames.webhookE2eLatency}_bucket`)})) and on () sum(${rate(`${metricNames.webhookE2eLatency}_count`)}) > 0`,
           legend: 'p99',
         },
       ],
@@ -295,7 +293,7 @@ export const webhooks: DashboardSpec = {
       type: 'stat',
       unit: 'short',
       width: 6,
-      targets: [{ expr: 'max(hookline_webhook_failing_deliveries{status="dead"})', legend: 'dead' }],
+      targets: [{ expr: `max(${metricNames.webhookFailingDeliveries}{status="dead"})`, legend: 'dead' }],
     },
     {
       title: 'Jobs waiting',
@@ -303,7 +301,7 @@ export const webhooks: DashboardSpec = {
       type: 'stat',
       unit: 'short',
       width: 6,
-      targets: [{ expr: 'max(hookline_webhook_queue_jobs{state="waiting"})', legend: 'waiting' }],
+      targets: [{ expr: `max(${metricNames.webhookQueueJobs}{state="waiting"})`, legend: 'waiting' }],
     },
     {
       title: 'Deliveries per second, by outcome',
@@ -312,9 +310,7 @@ export const webhooks: DashboardSpec = {
       type: 'timeseries',
       unit: 'reqps',
       width: 12,
-      targets: [
-        { expr: `sum by (outcome) (${rate('hookline_webhook_deliveries_total')})`, legend: '{{outcome}}' },
-      ],
+      targets: [{ expr: `sum by (outcome) (${rate(metricNames.webhookDeliveries)})`, legend: '{{outcome}}' }],
     },
     {
       title: 'Attempts per second, by answer',
@@ -325,7 +321,7 @@ export const webhooks: DashboardSpec = {
       width: 12,
       targets: [
         {
-          expr: `sum by (status_class) (${rate('hookline_webhook_attempts_total')})`,
+          expr: `sum by (status_class) (${rate(metricNames.webhookAttempts)})`,
           legend: '{{status_class}}',
         },
       ],
@@ -336,7 +332,7 @@ export const webhooks: DashboardSpec = {
       type: 'timeseries',
       unit: 's',
       width: 12,
-      targets: quantiles('hookline_webhook_e2e_latency_seconds_bucket'),
+      targets: quantiles(`${metricNames.webhookE2eLatency}_bucket`),
     },
     {
       title: 'Attempt latency',
@@ -344,7 +340,7 @@ export const webhooks: DashboardSpec = {
       type: 'timeseries',
       unit: 's',
       width: 12,
-      targets: quantiles('hookline_webhook_attempt_duration_seconds_bucket'),
+      targets: quantiles(`${metricNames.webhookAttemptDuration}_bucket`),
     },
     {
       title: 'Queue depth, by state',
@@ -353,7 +349,7 @@ export const webhooks: DashboardSpec = {
       type: 'timeseries',
       unit: 'short',
       width: 12,
-      targets: [{ expr: 'max by (state) (hookline_webhook_queue_jobs)', legend: '{{state}}' }],
+      targets: [{ expr: `max by (state) (${metricNames.webhookQueueJobs})`, legend: '{{state}}' }],
     },
     {
       title: 'Dead letters',
@@ -363,9 +359,9 @@ export const webhooks: DashboardSpec = {
       unit: 'short',
       width: 12,
       targets: [
-        { expr: 'max by (status) (hookline_webhook_failing_deliveries)', legend: '{{status}} now' },
+        { expr: `max by (status) (${metricNames.webhookFailingDeliveries})`, legend: '{{status}} now' },
         {
-          expr: 'sum(increase(hookline_webhook_deliveries_total{outcome="dead"}[1h]))',
+          expr: `sum(increase(${metricNames.webhookDeliveries}{outcome="dead"}[1h]))`,
           legend: 'went dead, last hour',
         },
       ],
@@ -379,7 +375,7 @@ export const webhooks: DashboardSpec = {
       width: 12,
       targets: [
         {
-          expr: 'topk(10, sum by (subscription_id) (max by (subscription_id, status) (hookline_webhook_subscription_failing_deliveries)))',
+          expr: `topk(10, sum by (subscription_id) (max by (subscription_id, status) (${metricNames.webhookSubscriptionFailingDeliveries})))`,
           legend: '{{subscription_id}}',
           instant: true,
         },
@@ -393,7 +389,7 @@ export const webhooks: DashboardSpec = {
       width: 12,
       targets: [
         {
-          expr: 'sum by (group) (max by (group, topic, partition) (hookline_kafka_consumer_lag))',
+          expr: `sum by (group) (max by (group, topic, partition) (${metricNames.kafkaConsumerLag}))`,
           legend: '{{group}}',
         },
       ],
@@ -405,8 +401,8 @@ export const webhooks: DashboardSpec = {
       unit: 'short',
       width: 8,
       targets: [
-        { expr: 'max(hookline_outbox_pending)', legend: 'pending rows' },
-        { expr: 'max(hookline_outbox_oldest_pending_age_seconds)', legend: 'oldest (seconds)' },
+        { expr: `max(${metricNames.outboxPending})`, legend: 'pending rows' },
+        { expr: `max(${metricNames.outboxOldestPendingAge})`, legend: 'oldest (seconds)' },
       ],
     },
     {
@@ -417,11 +413,11 @@ export const webhooks: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: `sum by (topic) (${rate('hookline_events_published_total')})`,
+          expr: `sum by (topic) (${rate(metricNames.eventsPublished)})`,
           legend: 'published {{topic}}',
         },
         {
-          expr: `sum by (topic) (${rate('hookline_webhook_events_consumed_total')})`,
+          expr: `sum by (topic) (${rate(metricNames.webhookEventsConsumed)})`,
           legend: 'consumed {{topic}}',
         },
       ],
@@ -435,10 +431,10 @@ export const webhooks: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: 'sum by (reason) (rate(hookline_webhook_deferred_total[5m]))',
+          expr: `sum by (reason) (rate(${metricNames.webhookDeferred}[5m]))`,
           legend: 'deferred/s: {{reason}}',
         },
-        { expr: 'max(hookline_webhook_circuits_open)', legend: 'breakers open' },
+        { expr: `max(${metricNames.webhookCircuitsOpen})`, legend: 'breakers open' },
       ],
     },
     {
@@ -450,16 +446,16 @@ export const webhooks: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: 'sum by (reason) (increase(hookline_webhook_subscriptions_disabled_total[1d]))',
+          expr: `sum by (reason) (increase(${metricNames.webhookSubscriptionsDisabled}[1d]))`,
           legend: 'disabled: {{reason}}',
         },
-        { expr: 'sum(increase(hookline_webhook_ssrf_refusals_total[1d]))', legend: 'SSRF refusals' },
+        { expr: `sum(increase(${metricNames.webhookSsrfRefusals}[1d]))`, legend: 'SSRF refusals' },
         {
-          expr: 'sum by (reason) (increase(hookline_webhook_duplicate_sends_total[1d]))',
+          expr: `sum by (reason) (increase(${metricNames.webhookDuplicateSends}[1d]))`,
           legend: 'duplicate sends: {{reason}}',
         },
         {
-          expr: 'sum(increase(hookline_webhook_attempts_refused_total[1d]))',
+          expr: `sum(increase(${metricNames.webhookAttemptsRefused}[1d]))`,
           legend: 'attempts stored without receiver text',
         },
       ],
@@ -488,9 +484,7 @@ export const platform: DashboardSpec = {
       type: 'timeseries',
       unit: 's',
       width: 12,
-      targets: [
-        { expr: 'max by (process) (hookline_nodejs_eventloop_lag_p99_seconds)', legend: '{{process}}' },
-      ],
+      targets: [{ expr: `max by (process) (${metricNames.eventLoopLagP99})`, legend: '{{process}}' }],
     },
     {
       title: 'CPU, by process',
@@ -498,9 +492,7 @@ export const platform: DashboardSpec = {
       type: 'timeseries',
       unit: 'percentunit',
       width: 8,
-      targets: [
-        { expr: `sum by (process) (${rate('hookline_process_cpu_seconds_total')})`, legend: '{{process}}' },
-      ],
+      targets: [{ expr: `sum by (process) (${rate(metricNames.processCpu)})`, legend: '{{process}}' }],
     },
     {
       title: 'Heap used, by process',
@@ -508,7 +500,7 @@ export const platform: DashboardSpec = {
       type: 'timeseries',
       unit: 'bytes',
       width: 8,
-      targets: [{ expr: 'sum by (process) (hookline_nodejs_heap_size_used_bytes)', legend: '{{process}}' }],
+      targets: [{ expr: `sum by (process) (${metricNames.heapUsed})`, legend: '{{process}}' }],
     },
     {
       title: '/metrics render time',
@@ -518,7 +510,7 @@ export const platform: DashboardSpec = {
       width: 8,
       targets: [
         {
-          expr: `sum by (process) (${rate('hookline_metrics_scrape_duration_seconds_sum')}) / sum by (process) (${rate('hookline_metrics_scrape_duration_seconds_count')})`,
+          expr: `sum by (process) (${rate(`${metricNames.scrapeDuration}_sum`)}) / sum by (process) (${rate(`${metricNames.scrapeDuration}_count`)})`,
           legend: '{{process}}',
         },
       ],
@@ -529,7 +521,7 @@ export const platform: DashboardSpec = {
       type: 'timeseries',
       unit: 'short',
       width: 8,
-      targets: [{ expr: `sum(${rate('hookline_audit_rows_inserted_total')})`, legend: 'rows' }],
+      targets: [{ expr: `sum(${rate(metricNames.auditRowsInserted)})`, legend: 'rows' }],
     },
     {
       title: 'Audit insert errors and buffered rows',
@@ -539,8 +531,8 @@ export const platform: DashboardSpec = {
       unit: 'short',
       width: 8,
       targets: [
-        { expr: 'sum(increase(hookline_audit_insert_errors_total[1h]))', legend: 'insert errors, last hour' },
-        { expr: 'sum(hookline_audit_buffered_rows)', legend: 'buffered rows' },
+        { expr: `sum(increase(${metricNames.auditInsertErrors}[1h]))`, legend: 'insert errors, last hour' },
+        { expr: `sum(${metricNames.auditBufferedRows})`, legend: 'buffered rows' },
       ],
     },
     {
@@ -550,8 +542,8 @@ export const platform: DashboardSpec = {
       unit: 'short',
       width: 8,
       targets: [
-        { expr: 'sum(increase(hookline_events_publish_errors_total[1h]))', legend: 'publish errors' },
-        { expr: 'sum(increase(hookline_outbox_dead_rows_total[1h]))', legend: 'rows set aside' },
+        { expr: `sum(increase(${metricNames.eventsPublishErrors}[1h]))`, legend: 'publish errors' },
+        { expr: `sum(increase(${metricNames.outboxDeadRows}[1h]))`, legend: 'rows set aside' },
       ],
     },
   ],

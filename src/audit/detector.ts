@@ -7,6 +7,7 @@ import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
 import { enqueueEventsSql } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
 import { zeroed } from '../metrics/labels.js';
+import { metricNames } from '../metrics/names.js';
 import type { AuditRow } from './rows.js';
 import { type Finding, findSuspicious } from './suspicious.js';
 
@@ -40,7 +41,7 @@ export interface DetectorOptions {
 export function createDetector(options: DetectorOptions) {
   const alerts = zeroed(
     new Counter({
-      name: 'hookline_audit_security_alerts_total',
+      name: metricNames.auditSecurityAlerts,
       help: `Security alerts raised by the audit worker, by kind (${securityAlertKinds.join(', ')}).`,
       labelNames: ['kind'] as const,
       registers: [options.registry],

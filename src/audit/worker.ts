@@ -6,6 +6,7 @@ import { chUtcDateTime } from '../clickhouse/sql.js';
 import type { Envelope } from '../events/catalog.js';
 import { type EventChunk, eventConsumer } from '../events/consume.js';
 import type { Logger } from '../logger.js';
+import { metricNames } from '../metrics/names.js';
 import { type Component, periodicComponent } from '../platform/component.js';
 import { migrateClickHouse } from './migrations.js';
 import { type AuditRow, auditRow } from './rows.js';
@@ -69,22 +70,22 @@ export class AuditWorker implements Component {
     });
     this.metrics = {
       invalid: new Counter({
-        name: 'hookline_audit_invalid_events_total',
+        name: metricNames.auditInvalidEvents,
         help: 'Messages on the event topics that are not valid events (skipped).',
         registers: [options.registry],
       }),
       inserted: new Counter({
-        name: 'hookline_audit_rows_inserted_total',
+        name: metricNames.auditRowsInserted,
         help: 'Audit rows inserted into ClickHouse.',
         registers: [options.registry],
       }),
       insertErrors: new Counter({
-        name: 'hookline_audit_insert_errors_total',
+        name: metricNames.auditInsertErrors,
         help: 'Failed ClickHouse inserts (retried until they succeed).',
         registers: [options.registry],
       }),
       buffered: new Gauge({
-        name: 'hookline_audit_buffered_rows',
+        name: metricNames.auditBufferedRows,
         help: 'Rows waiting to be inserted.',
         registers: [options.registry],
         collect: () => undefined,

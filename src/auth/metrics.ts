@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Sql } from '../db/client.js';
 import { revokeReasons } from '../events/catalog.js';
 import { zeroed } from '../metrics/labels.js';
+import { metricNames } from '../metrics/names.js';
 import { sampled } from '../metrics/sampled.js';
 import { limitNames } from './login-limiter.js';
 
@@ -22,7 +23,7 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
   return {
     failedLogins: zeroed(
       new Counter({
-        name: 'hookline_auth_failed_logins_total',
+        name: metricNames.authFailedLogins,
         help: 'Failed sign-ins, by reason (bad_credentials, locked).',
         labelNames: ['reason'] as const,
         registers: [registry],
@@ -32,7 +33,7 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
     ),
     logins: zeroed(
       new Counter({
-        name: 'hookline_auth_logins_total',
+        name: metricNames.authLogins,
         help: 'Sign-in attempts by result (success, failure, locked).',
         labelNames: ['result'] as const,
         registers: [registry],
@@ -41,13 +42,13 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
       ['success', 'failure', 'locked'],
     ),
     registrations: new Counter({
-      name: 'hookline_auth_registrations_total',
+      name: metricNames.authRegistrations,
       help: 'Users registered. Per day: increase(hookline_auth_registrations_total[1d]).',
       registers: [registry],
     }),
     refreshes: zeroed(
       new Counter({
-        name: 'hookline_auth_token_refreshes_total',
+        name: metricNames.authTokenRefreshes,
         help: 'Refresh-token exchanges by result (success, invalid, reused, reuse_revoked).',
         labelNames: ['result'] as const,
         registers: [registry],
@@ -57,7 +58,7 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
     ),
     revocations: zeroed(
       new Counter({
-        name: 'hookline_auth_session_revocations_total',
+        name: metricNames.authSessionRevocations,
         help: `Sessions revoked, by reason (${revokeReasons.join(', ')}).`,
         labelNames: ['reason'] as const,
         registers: [registry],
@@ -67,7 +68,7 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
     ),
     rateLimited: zeroed(
       new Counter({
-        name: 'hookline_auth_rate_limited_total',
+        name: metricNames.authRateLimited,
         help: 'Attempts refused by a brute-force limit, by limit: sign-ins (ip, account_ip, account), current-password checks (password_ip, password_account_ip, password_account), registrations (register_ip).',
         labelNames: ['limit'] as const,
         registers: [registry],
@@ -76,14 +77,14 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
       [...limitNames, ...limitNames.map((limit) => `password_${limit}`), 'register_ip'],
     ),
     passwordHashDuration: new Histogram({
-      name: 'hookline_auth_password_hash_duration_seconds',
+      name: metricNames.authPasswordHashDuration,
       help: 'argon2id hashing and verification time.',
       labelNames: ['operation'] as const,
       buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28],
       registers: [registry],
     }),
     activeSessions: new Gauge({
-      name: 'hookline_auth_active_sessions',
+      name: metricNames.authActiveSessions,
       help: 'Sessions neither revoked nor expired (the same total from every API process: use max).',
       registers: [registry],
       async collect() {

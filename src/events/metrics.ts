@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Sql } from '../db/client.js';
 import { zeroed } from '../metrics/labels.js';
+import { metricNames } from '../metrics/names.js';
 import { sampled } from '../metrics/sampled.js';
 import { allTopics } from './topics.js';
 
@@ -21,7 +22,7 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
   return {
     published: zeroed(
       new Counter({
-        name: 'hookline_events_published_total',
+        name: metricNames.eventsPublished,
         help: 'Events published from the outbox to Kafka, by topic.',
         labelNames: ['topic'] as const,
         registers: [registry],
@@ -30,17 +31,17 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
       allTopics,
     ),
     deadRows: new Counter({
-      name: 'hookline_outbox_dead_rows_total',
+      name: metricNames.outboxDeadRows,
       help: 'Outbox rows set aside because Kafka refused them for themselves (kept, not sent).',
       registers: [registry],
     }),
     publishErrors: new Counter({
-      name: 'hookline_events_publish_errors_total',
+      name: metricNames.eventsPublishErrors,
       help: 'Outbox batches that failed to publish (retried).',
       registers: [registry],
     }),
     pending: new Gauge({
-      name: 'hookline_outbox_pending',
+      name: metricNames.outboxPending,
       help: 'Outbox rows not yet published.',
       registers: [registry],
       async collect() {
@@ -49,7 +50,7 @@ export function createOutboxMetrics(registry: Registry, sql: Sql) {
       },
     }),
     oldestPendingAge: new Gauge({
-      name: 'hookline_outbox_oldest_pending_age_seconds',
+      name: metricNames.outboxOldestPendingAge,
       help: 'Age of the oldest unpublished outbox row (0 when none).',
       registers: [registry],
       async collect() {

@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
+import { metricNames } from '../metrics/names.js';
 import { sampled } from '../metrics/sampled.js';
 import type { Dependencies } from '../platform/dependencies.js';
 
@@ -30,7 +31,7 @@ export function registerConsumerLag(deps: Dependencies, groupId: string, topics:
   // away the last values stay until it answers again.
   const lag = sampled(() => readLag(watched), { maxAgeMs: 5_000 });
   new Gauge({
-    name: 'hookline_kafka_consumer_lag',
+    name: metricNames.kafkaConsumerLag,
     help: 'Messages of a topic partition not yet committed by the consumer group.',
     labelNames: ['group', 'topic', 'partition'] as const,
     registers: [registry],

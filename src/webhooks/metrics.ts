@@ -4,6 +4,7 @@ import type { Sql } from '../db/client.js';
 import { attemptStatuses, type DeliveryStatus } from '../db/schema/webhooks.js';
 import { allTopics } from '../events/topics.js';
 import { zeroed } from '../metrics/labels.js';
+import { metricNames } from '../metrics/names.js';
 import { sampled } from '../metrics/sampled.js';
 import { statusSql } from './deliveries/status.js';
 
@@ -11,7 +12,7 @@ export function createWebhookMetrics(registry: Registry) {
   return {
     eventsConsumed: zeroed(
       new Counter({
-        name: 'hookline_webhook_events_consumed_total',
+        name: metricNames.webhookEventsConsumed,
         help: 'Events read by the fan-out worker, by topic.',
         labelNames: ['topic'] as const,
         registers: [registry],
@@ -20,13 +21,13 @@ export function createWebhookMetrics(registry: Registry) {
       allTopics,
     ),
     deliveriesCreated: new Counter({
-      name: 'hookline_webhook_deliveries_created_total',
+      name: metricNames.webhookDeliveriesCreated,
       help: 'Deliveries created by fan-out (one per matching event and subscription).',
       registers: [registry],
     }),
     deliveries: zeroed(
       new Counter({
-        name: 'hookline_webhook_deliveries_total',
+        name: metricNames.webhookDeliveries,
         help: 'Delivery attempts by outcome: succeeded, retrying (will be retried) or dead (no attempt left, or disabled).',
         labelNames: ['outcome'] as const,
         registers: [registry],
@@ -36,7 +37,7 @@ export function createWebhookMetrics(registry: Registry) {
     ),
     attempts: zeroed(
       new Counter({
-        name: 'hookline_webhook_attempts_total',
+        name: metricNames.webhookAttempts,
         help: 'Delivery attempts by answer class (2xx, 3xx, 4xx, 5xx) or `error` when no answer came.',
         labelNames: ['status_class'] as const,
         registers: [registry],
@@ -45,20 +46,20 @@ export function createWebhookMetrics(registry: Registry) {
       ['2xx', '3xx', '4xx', '5xx', 'error'],
     ),
     attemptDuration: new Histogram({
-      name: 'hookline_webhook_attempt_duration_seconds',
+      name: metricNames.webhookAttemptDuration,
       help: 'Time of one delivery attempt, from send to the end of reading the answer.',
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
       registers: [registry],
     }),
     endToEnd: new Histogram({
-      name: 'hookline_webhook_e2e_latency_seconds',
+      name: metricNames.webhookE2eLatency,
       help: 'From the event occurring to its successful delivery.',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3_600],
       registers: [registry],
     }),
     subscriptionsDisabled: zeroed(
       new Counter({
-        name: 'hookline_webhook_subscriptions_disabled_total',
+        name: metricNames.webhookSubscriptionsDisabled,
         help: 'Subscriptions disabled automatically, by reason (gone: the endpoint answered 410; failing: failed too long).',
         labelNames: ['reason'] as const,
         registers: [registry],
@@ -68,7 +69,7 @@ export function createWebhookMetrics(registry: Registry) {
     ),
     duplicateSends: zeroed(
       new Counter({
-        name: 'hookline_webhook_duplicate_sends_total',
+        name: metricNames.webhookDuplicateSends,
         help: 'Deliveries sent again after an earlier attempt may have reached the receiver unrecorded: its record failed (unrecorded) or its job stalled mid-attempt (stalled).',
         labelNames: ['reason'] as const,
         registers: [registry],
@@ -78,7 +79,7 @@ export function createWebhookMetrics(registry: Registry) {
     ),
     deferred: zeroed(
       new Counter({
-        name: 'hookline_webhook_deferred_total',
+        name: metricNames.webhookDeferred,
         help: 'Deliveries deferred by their subscription’s flow control, not attempted and no retry used: at max_in_flight (in_flight), over rate_limit_per_second (rate), or breaker open (breaker).',
         labelNames: ['reason'] as const,
         registers: [registry],
@@ -88,7 +89,7 @@ export function createWebhookMetrics(registry: Registry) {
     ),
     circuitTransitions: zeroed(
       new Counter({
-        name: 'hookline_webhook_circuit_transitions_total',
+        name: metricNames.webhookCircuitTransitions,
         help: 'Circuit breaker transitions: opened (failures in a row), reopened (a probe failed), closed (an attempt succeeded).',
         labelNames: ['transition'] as const,
         registers: [registry],
@@ -97,17 +98,17 @@ export function createWebhookMetrics(registry: Registry) {
       ['opened', 'reopened', 'closed'],
     ),
     attemptsRefused: new Counter({
-      name: 'hookline_webhook_attempts_refused_total',
+      name: metricNames.webhookAttemptsRefused,
       help: 'Attempts the database refused as received (stored without the receiver’s text instead).',
       registers: [registry],
     }),
     ssrfRefusals: new Counter({
-      name: 'hookline_webhook_ssrf_refusals_total',
+      name: metricNames.webhookSsrfRefusals,
       help: 'Delivery attempts refused by the SSRF guard.',
       registers: [registry],
     }),
     invalidEvents: new Counter({
-      name: 'hookline_webhook_invalid_events_total',
+      name: metricNames.webhookInvalidEvents,
       help: 'Kafka messages the fan-out worker could not parse as events (skipped, logged).',
       registers: [registry],
     }),
@@ -122,7 +123,7 @@ export function registerQueueGauge(registry: Registry, queue: Queue): Gauge {
     maxAgeMs: 2_000,
   });
   return new Gauge({
-    name: 'hookline_webhook_queue_jobs',
+    name: metricNames.webhookQueueJobs,
     help: 'Delivery jobs in the BullMQ queue, by state (waiting, active, delayed, failed, prioritized).',
     labelNames: ['state'] as const,
     registers: [registry],
@@ -149,7 +150,7 @@ export function registerCircuitGauges(
 ): void {
   const circuits = sampled(read, { maxAgeMs: 5_000 });
   new Gauge({
-    name: 'hookline_webhook_circuits_open',
+    name: metricNames.webhookCircuitsOpen,
     help: 'Subscriptions whose circuit breaker is open or half-open.',
     registers: [registry],
     async collect() {
@@ -158,7 +159,7 @@ export function registerCircuitGauges(
     },
   });
   new Gauge({
-    name: 'hookline_webhook_subscription_circuit_state',
+    name: metricNames.webhookSubscriptionCircuitState,
     help: `Circuit breaker state (1 half-open, 2 open) of the ${TOP_FAILING_SUBSCRIPTIONS} subscriptions open the longest.`,
     labelNames: ['subscription_id'] as const,
     registers: [registry],
@@ -194,7 +195,7 @@ export function registerFailingDeliveryGauges(registry: Registry, sql: Sql): voi
     { maxAgeMs: 10_000 },
   );
   new Gauge({
-    name: 'hookline_webhook_failing_deliveries',
+    name: metricNames.webhookFailingDeliveries,
     help: 'Deliveries waiting for a retry (retrying) or that ran out of attempts (dead, until recovered or pruned).',
     labelNames: ['status'] as const,
     registers: [registry],
@@ -210,7 +211,7 @@ export function registerFailingDeliveryGauges(registry: Registry, sql: Sql): voi
     },
   });
   new Gauge({
-    name: 'hookline_webhook_subscription_failing_deliveries',
+    name: metricNames.webhookSubscriptionFailingDeliveries,
     help: `Failing deliveries (retrying, dead) of the ${TOP_FAILING_SUBSCRIPTIONS} subscriptions with the most of them.`,
     labelNames: ['subscription_id', 'status'] as const,
     registers: [registry],
