@@ -1,5 +1,5 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import { OpenAPIHono, type OpenAPIHonoOptions } from '@hono/zod-openapi';
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
@@ -117,37 +117,32 @@ function fromHttpException(error: HTTPException): AppError {
   return new AppError(code, message);
 }
 
-/**
- * The one way to make a Hono app in hookline: OpenAPI routes, a request id on every answer, a body
- * size limit, validation failures and every error answered as RFC 9457 problem details, and a 500
- * that never shows its message (it is logged with the request id instead).
- */
-export function newApp(options: { logger: Logger; bodyLimitBytes: number }): App {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
-      const where = targetNames[result.target] ?? result.target;
-      // A required JSON body that is absent: the validator saw no JSON and validated `{}` instead.
-      if (result.target === 'json' && !isJson(c.req.header('content-type'))) {
-        const missing: FieldError = { field: 'body', message: 'a JSON body is required', code: 'required' };
-        return problemResponse(
-          c,
-          new AppError('validation_failed', 'body: a JSON body is required', { fieldErrors: [missing] }),
-        );
-      }
-      // On success `data` is what the route will use; on failure (untyped here) the input as sent.
-      const errors = [
-        ...badTextErrors((result as { data?: unknown }).data, where),
-        ...(result.success ? [] : fieldErrorsOf(result.error, result.target)),
-      ];
-      if (errors.length === 0) return undefined;
-      const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-      return problemResponse(
-        c,
-        new AppError('validation_failed', summary.toWellFormed(), { fieldErrors: errors }),
-      );
-    },
-  });
-  // Every route's document lists the answers any route with its inputs can give (400, 413, 415, 431).
+/** Failed validations and input breaking the one text rule (`badTextErrors`), as problem details. */
+const validationHook: NonNullable<OpenAPIHonoOptions<AppEnv>['defaultHook']> = (result, c) => {
+  const where = targetNames[result.target] ?? result.target;
+  // A required JSON body that is absent: the validator saw no JSON and validated `{}` instead.
+  if (result.target === 'json' && !isJson(c.req.header('content-type'))) {
+    const missing: FieldError = { field: 'body', message: 'a JSON body is required', code: 'required' };
+    return problemResponse(
+      c,
+      new AppError('validation_failed', 'body: a JSON body is required', { fieldErrors: [missing] }),
+    );
+  }
+  // On success `data` is what the route will use; on failure (untyped here) the input as sent.
+  const errors = [
+    ...badTextErrors((result as { data?: unknown }).data, where),
+    ...(result.success ? [] : fieldErrorsOf(result.error, result.target)),
+  ];
+  if (errors.length === 0) return undefined;
+  const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  return problemResponse(
+    c,
+    new AppError('validation_failed', summary.toWellFormed(), { fieldErrors: errors }),
+  );
+};
+
+/** Every route's document lists the answers any route with its inputs can give (400, 413, 415, 431). */
+function documentPlatformProblems(app: App): void {
   const register = app.openapi;
   app.openapi = ((route, handler, hook) =>
     register(
@@ -156,6 +151,61 @@ export function newApp(options: { logger: Logger; bodyLimitBytes: number }): App
       hook,
     )) as typeof register;
   app.openAPIRegistry.registerComponent('responses', 'MethodNotAllowed', methodNotAllowedResponse);
+}
+
+/** JSON is UTF-8 (RFC 8259): bytes that are not are refused, not decoded into U+FFFD. */
+const strictUtf8Json: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (isJson(c.req.header('content-type'))) {
+    // Read once (bodyLimit already held it to the limit); the validator then parses the cached bytes.
+    const bytes = await c.req.arrayBuffer();
+    try {
+      strictUtf8.decode(bytes);
+    } catch {
+      throw new AppError('malformed_request', 'The body is not valid UTF-8.');
+    }
+  }
+  await next();
+};
+
+/** No route matched: 405 with `Allow` when the path exists with other methods, else 404. */
+function notFoundOrMethodNotAllowed(app: App): NotFoundHandler<AppEnv> {
+  const patterns = new Map<string, RegExp>();
+  return (c) => {
+    const allowed = allowedMethods(app, c.req.path, patterns);
+    if (allowed.length === 0)
+      return problemResponse(c, new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`));
+    c.header('allow', allowed.join(', '));
+    return problemResponse(
+      c,
+      new AppError('method_not_allowed', `${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}.`),
+    );
+  };
+}
+
+/** Every error as problem details; an unexpected one is logged with the request id, not shown. */
+function problemErrorHandler(logger: Logger): ErrorHandler<AppEnv> {
+  return (error, c) => {
+    if (error instanceof AppError) return problemResponse(c, error);
+    if (error instanceof HTTPException) return problemResponse(c, fromHttpException(error));
+    logger.error(
+      { err: error, requestId: c.get('requestId'), method: c.req.method, path: c.req.path },
+      'unhandled error in request',
+    );
+    return problemResponse(
+      c,
+      new AppError('internal', 'An unexpected error occurred; quote the request id when reporting it.'),
+    );
+  };
+}
+
+/**
+ * The one way to make a Hono app in hookline: OpenAPI routes, a request id on every answer, a body
+ * size limit, validation failures and every error answered as RFC 9457 problem details, and a 500
+ * that never shows its message (it is logged with the request id instead).
+ */
+export function newApp(options: { logger: Logger; bodyLimitBytes: number }): App {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  documentPlatformProblems(app);
 
   app.use(
     // A caller's x-request-id is kept when it is short and plain ([A-Za-z0-9_=-]); otherwise a UUID.
@@ -169,44 +219,10 @@ export function newApp(options: { logger: Logger; bodyLimitBytes: number }): App
       },
     }),
   );
-  // JSON is UTF-8 (RFC 8259): bytes that are not are refused, not decoded into U+FFFD.
-  app.use(async (c, next) => {
-    if (isJson(c.req.header('content-type'))) {
-      // Read once (bodyLimit already held it to the limit); the validator then parses the cached bytes.
-      const bytes = await c.req.arrayBuffer();
-      try {
-        strictUtf8.decode(bytes);
-      } catch {
-        throw new AppError('malformed_request', 'The body is not valid UTF-8.');
-      }
-    }
-    await next();
-  });
+  app.use(strictUtf8Json);
 
-  const patterns = new Map<string, RegExp>();
-  app.notFound((c) => {
-    const allowed = allowedMethods(app, c.req.path, patterns);
-    if (allowed.length === 0)
-      return problemResponse(c, new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`));
-    c.header('allow', allowed.join(', '));
-    return problemResponse(
-      c,
-      new AppError('method_not_allowed', `${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}.`),
-    );
-  });
-
-  app.onError((error, c) => {
-    if (error instanceof AppError) return problemResponse(c, error);
-    if (error instanceof HTTPException) return problemResponse(c, fromHttpException(error));
-    options.logger.error(
-      { err: error, requestId: c.get('requestId'), method: c.req.method, path: c.req.path },
-      'unhandled error in request',
-    );
-    return problemResponse(
-      c,
-      new AppError('internal', 'An unexpected error occurred; quote the request id when reporting it.'),
-    );
-  });
+  app.notFound(notFoundOrMethodNotAllowed(app));
+  app.onError(problemErrorHandler(options.logger));
 
   return app;
 }

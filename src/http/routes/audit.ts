@@ -71,101 +71,106 @@ const FailedQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });
 
+/** An admin, or an API key with the `audit:read` scope. */
+const auditReader = (auth: AuthDeps) => ({
+  security: [{ bearer: [] }],
+  middleware: [requireAdminOrScope(auth, 'audit:read')],
+  tags: ['audit'],
+});
+type AuditReader = ReturnType<typeof auditReader>;
+
+const eventsRoute = (guarded: AuditReader) =>
+  createRoute({
+    ...guarded,
+    method: 'get',
+    path: '/v1/audit/events',
+    summary: 'The audit log, newest first: by user, type (exact, `user.*` or `*`), IP and time range.',
+    request: { query: EventsQuery },
+    responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 403, 503) },
+  });
+
+const myActivityRoute = (auth: AuthDeps) =>
+  createRoute({
+    method: 'get',
+    path: '/v1/me/activity',
+    tags: ['me'],
+    security: [{ bearer: [] }],
+    middleware: [requireAuth(auth)],
+    summary: "The caller's own trail: logins, failed logins on the account, changes, sessions revoked.",
+    request: { query: EventsQuery.pick({ limit: true, cursor: true, type: true, from: true, to: true }) },
+    responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 503) },
+  });
+
+const dailyStatsRoute = (guarded: AuditReader) =>
+  createRoute({
+    ...guarded,
+    method: 'get',
+    path: '/v1/audit/stats/daily',
+    summary: 'Per UTC day: registrations, successful logins, failed logins, distinct active users.',
+    request: { query: DailyQuery },
+    responses: {
+      200: jsonResponse(
+        'Days in [from, to).',
+        z.object({
+          days: z.array(
+            z.object({
+              day: z.string(),
+              registrations: z.number().int(),
+              logins: z.number().int(),
+              failed_logins: z.number().int(),
+              active_users: z.number().int(),
+            }),
+          ),
+        }),
+      ),
+      ...problems(400, 401, 403, 503),
+    },
+  });
+
+const failedLoginsRoute = (guarded: AuditReader) =>
+  createRoute({
+    ...guarded,
+    method: 'get',
+    path: '/v1/audit/stats/failed-logins',
+    summary: 'Top `limit` IPs and targeted accounts by failed logins over a window (default 1h).',
+    request: { query: FailedQuery },
+    responses: {
+      200: jsonResponse(
+        'Top IPs and accounts.',
+        z.object({
+          window_seconds: z.number().int(),
+          top_ips: z.array(z.record(z.string(), z.unknown())),
+          top_accounts: z.array(z.record(z.string(), z.unknown())),
+        }),
+      ),
+      ...problems(400, 401, 403, 503),
+    },
+  });
+
 export function registerAuditRoutes(
   app: App,
   auth: AuthDeps,
   clickhouse: ClickHouseClient,
   database: string,
 ): void {
-  const guarded = {
-    security: [{ bearer: [] }],
-    middleware: [requireAdminOrScope(auth, 'audit:read')],
-    tags: ['audit'],
-  };
-
-  app.openapi(
-    createRoute({
-      ...guarded,
-      method: 'get',
-      path: '/v1/audit/events',
-      summary: 'The audit log, newest first: by user, type (exact, `user.*` or `*`), IP and time range.',
-      request: { query: EventsQuery },
-      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 403, 503) },
-    }),
-    async (c) => c.json(await listAuditEvents(clickhouse, database, c.req.valid('query')), 200),
+  const guarded = auditReader(auth);
+  app.openapi(eventsRoute(guarded), async (c) =>
+    c.json(await listAuditEvents(clickhouse, database, c.req.valid('query')), 200),
   );
-
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/me/activity',
-      tags: ['me'],
-      security: [{ bearer: [] }],
-      middleware: [requireAuth(auth)],
-      summary: "The caller's own trail: logins, failed logins on the account, changes, sessions revoked.",
-      request: { query: EventsQuery.pick({ limit: true, cursor: true, type: true, from: true, to: true }) },
-      responses: { 200: jsonResponse('A page of events.', AuditPage), ...problems(400, 401, 503) },
-    }),
-    async (c) =>
-      c.json(
-        await listAuditEvents(clickhouse, database, {
-          ...c.req.valid('query'),
-          user_id: c.get('caller').userId,
-        }),
-        200,
-      ),
+  app.openapi(myActivityRoute(auth), async (c) =>
+    c.json(
+      await listAuditEvents(clickhouse, database, {
+        ...c.req.valid('query'),
+        user_id: c.get('caller').userId,
+      }),
+      200,
+    ),
   );
-
-  app.openapi(
-    createRoute({
-      ...guarded,
-      method: 'get',
-      path: '/v1/audit/stats/daily',
-      summary: 'Per UTC day: registrations, successful logins, failed logins, distinct active users.',
-      request: { query: DailyQuery },
-      responses: {
-        200: jsonResponse(
-          'Days in [from, to).',
-          z.object({
-            days: z.array(
-              z.object({
-                day: z.string(),
-                registrations: z.number().int(),
-                logins: z.number().int(),
-                failed_logins: z.number().int(),
-                active_users: z.number().int(),
-              }),
-            ),
-          }),
-        ),
-        ...problems(400, 401, 403, 503),
-      },
-    }),
-    async (c) => c.json(await dailyStats(clickhouse, database, c.req.valid('query')), 200),
+  app.openapi(dailyStatsRoute(guarded), async (c) =>
+    c.json(await dailyStats(clickhouse, database, c.req.valid('query')), 200),
   );
-
-  app.openapi(
-    createRoute({
-      ...guarded,
-      method: 'get',
-      path: '/v1/audit/stats/failed-logins',
-      summary: 'Top `limit` IPs and targeted accounts by failed logins over a window (default 1h).',
-      request: { query: FailedQuery },
-      responses: {
-        200: jsonResponse(
-          'Top IPs and accounts.',
-          z.object({
-            window_seconds: z.number().int(),
-            top_ips: z.array(z.record(z.string(), z.unknown())),
-            top_accounts: z.array(z.record(z.string(), z.unknown())),
-          }),
-        ),
-        ...problems(400, 401, 403, 503),
-      },
-    }),
-    async (c) => {
-      const query = c.req.valid('query');
-      return c.json(await failedLoginStats(clickhouse, database, toSeconds(query.window), query.limit), 200);
-    },
-  );
+  app.openapi(failedLoginsRoute(guarded), async (c) => {
+    const query = c.req.valid('query');
+    return c.json(await failedLoginStats(clickhouse, database, toSeconds(query.window), query.limit), 200);
+  });
 }
