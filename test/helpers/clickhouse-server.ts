@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { vi } from 'vitest';
 import { type ClickHouseClient, createClickHouse } from '../../src/clickhouse/client.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,16 +62,18 @@ export async function startClickHouseServer(options: { timeZone: string }): Prom
       const exited = once(child, 'exit');
       const url = `http://127.0.0.1:${httpPort}`;
       const up = await Promise.race([
-        (async () => {
-          for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-            const ok = await fetch(`${url}/ping`)
-              .then((r) => r.text())
-              .catch(() => '');
-            if (ok.trim() === 'Ok.') return true;
-            await new Promise((resolve) => setTimeout(resolve, 50));
-          }
-          return false;
-        })(),
+        vi
+          .waitFor(
+            async () => {
+              const ok = await fetch(`${url}/ping`).then((r) => r.text());
+              if (ok.trim() !== 'Ok.') throw new Error(`clickhouse-server answered ${ok}`);
+            },
+            { timeout: 30_000, interval: 50 },
+          )
+          .then(
+            () => true,
+            () => false,
+          ),
         exited.then(() => false),
       ]);
       if (!up) {

@@ -1,4 +1,5 @@
 import type { Consumer } from 'kafkajs';
+import { vi } from 'vitest';
 import { type Envelope, parseEnvelope } from '../../src/events/catalog.js';
 import { allTopics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
@@ -106,18 +107,21 @@ export async function recordEvents(
     events,
     async waitFor(match, options = {}) {
       const count = options.count ?? 1;
-      const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-      for (;;) {
-        if (invalid.length > 0) throw new Error(`invalid events on Kafka:\n${invalid.join('\n')}`);
-        const found = events.filter(match);
-        if (found.length >= count) return found;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `expected ${count} matching events, found ${found.length} (of ${events.length} recorded)`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const found = await vi.waitFor(
+        () => {
+          const found = events.filter(match);
+          // An invalid event ends the wait at once: it fails below, whatever else was recorded.
+          if (invalid.length === 0 && found.length < count) {
+            throw new Error(
+              `expected ${count} matching events, found ${found.length} (of ${events.length} recorded)`,
+            );
+          }
+          return found;
+        },
+        { timeout: options.timeoutMs ?? 20_000, interval: 100 },
+      );
+      if (invalid.length > 0) throw new Error(`invalid events on Kafka:\n${invalid.join('\n')}`);
+      return found;
     },
     // The group goes with the recorder: a run leaves no consumer group behind.
     async stop() {

@@ -8,6 +8,7 @@ import {
   relayPlan,
 } from '../../src/platform/plans.js';
 import { type RunningProcess, runProcess } from '../../src/platform/run.js';
+import { createWebhookDeps } from '../../src/webhooks/context.js';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
 
@@ -29,9 +30,10 @@ export async function startPlatform(
   options: { webhooks?: boolean | 'fanout-only'; audit?: boolean } = {},
 ): Promise<TestPlatform> {
   const plan = (deps: Dependencies) => {
-    const plans = [apiPlan(deps), relayPlan(deps)];
-    if (options.webhooks) plans.push(fanoutPlan(deps));
-    if (options.webhooks === true) plans.push(deliveryPlan(deps));
+    const webhooks = createWebhookDeps(deps);
+    const plans = [apiPlan(deps, webhooks), relayPlan(deps)];
+    if (options.webhooks) plans.push(fanoutPlan(deps, webhooks));
+    if (options.webhooks === true) plans.push(deliveryPlan(deps, webhooks));
     if (options.audit) plans.push(auditPlan(deps));
     return combinePlans(...plans);
   };

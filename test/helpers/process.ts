@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { vi } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -92,17 +93,23 @@ export async function eventually(
   timeoutMs: number,
   what: string,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
-  );
+  await vi
+    .waitFor(
+      async () => {
+        let done = false;
+        try {
+          done = await check();
+        } catch (error) {
+          lastError = error;
+        }
+        if (!done) throw new Error(`not yet: ${what}`);
+      },
+      { timeout: timeoutMs, interval: 250 },
+    )
+    .catch(() => {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    });
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { vi } from 'vitest';
 
 export interface ReceivedRequest {
   at: number;
@@ -24,6 +25,7 @@ export async function startReceiver(
   const requests: ReceivedRequest[] = [];
   let answer = behaviour;
   let bytesWritten = 0;
+  let streaming = 0;
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -45,6 +47,7 @@ export async function startReceiver(
         res.writeHead(reply.status ?? 200, { 'content-type': 'application/octet-stream' });
         const chunk = Buffer.alloc(64 * 1024, 120);
         let left = reply.stream;
+        streaming += 1;
         const pump = () => {
           while (left > 0) {
             left -= chunk.length;
@@ -55,6 +58,7 @@ export async function startReceiver(
         };
         res.on('close', () => {
           left = 0;
+          streaming -= 1;
         });
         pump();
         return;
@@ -82,17 +86,21 @@ export async function startReceiver(
     port,
     requests,
     bytesWritten: () => bytesWritten,
+    /** Streamed answers whose connection is still open (the client has not hung up yet). */
+    streamsOpen: () => streaming,
     setBehaviour(next: typeof behaviour) {
       answer = next;
     },
-    async waitFor(count: number, timeoutMs = 20_000, match: (r: ReceivedRequest) => boolean = () => true) {
-      const deadline = Date.now() + timeoutMs;
-      while (requests.filter(match).length < count) {
-        if (Date.now() > deadline)
-          throw new Error(`receiver got ${requests.filter(match).length} of ${count} requests`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      return requests.filter(match);
+    /** Waits until `count` requests match, and returns every matching one. */
+    waitFor(count: number, timeoutMs = 20_000, match: (r: ReceivedRequest) => boolean = () => true) {
+      return vi.waitFor(
+        () => {
+          const found = requests.filter(match);
+          if (found.length < count) throw new Error(`receiver got ${found.length} of ${count} requests`);
+          return found;
+        },
+        { timeout: timeoutMs, interval: 50 },
+      );
     },
     async close() {
       for (const res of hanging) res.destroy();

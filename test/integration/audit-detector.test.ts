@@ -2,7 +2,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import postgres from 'postgres';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDetector } from '../../src/audit/detector.js';
 import { AuditWorker } from '../../src/audit/worker.js';
 import { type ClickHouseClient, createClickHouse } from '../../src/clickhouse/client.js';
@@ -134,10 +134,12 @@ async function startAudit(options: {
     });
     await producer.disconnect();
     const done = () => analyses.slice(seen).reduce((sum, analysis) => sum + analysis.rows, 0);
-    for (const deadline = Date.now() + 20_000; done() < events.length; ) {
-      if (Date.now() > deadline) throw new Error(`analysed ${done()} of ${events.length} events`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await vi.waitFor(
+      () => {
+        if (done() < events.length) throw new Error(`analysed ${done()} of ${events.length} events`);
+      },
+      { timeout: 20_000, interval: 50 },
+    );
     return analyses.slice(seen);
   }
   return { analyse };

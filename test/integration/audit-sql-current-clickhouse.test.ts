@@ -110,11 +110,13 @@ describe('the audit SQL on ClickHouse 18.16 and on current ClickHouse (chDB)', (
             await select<{ n: string | number }>(client, `SELECT count() AS n FROM ${db}.audit_events FINAL`)
           )[0]?.n,
         );
-      for (const deadline = Date.now() + 15_000; (await count()) !== fixture.rows.length - 1; ) {
-        if (Date.now() > deadline)
-          throw new Error(`${name}: the retention mutation did not finish (${await count()} rows)`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await expect
+        .poll(count, {
+          timeout: 15_000,
+          interval: 50,
+          message: `${name}: the retention mutation did not finish`,
+        })
+        .toBe(fixture.rows.length - 1);
       counts.push(await count());
     }
     expect(counts).toEqual([fixture.rows.length - 1, fixture.rows.length - 1]);

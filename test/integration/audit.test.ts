@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
 import { apiClient, signedUpUser, TEST_ADMIN_PASSWORD, type Tokens, uniqueEmail } from '../helpers/api.js';
 import { testConfig } from '../helpers/env.js';
@@ -33,18 +33,29 @@ interface Row {
   data: string;
 }
 
+/**
+ * The users' rows once there are `expected` of them; if the time runs out first, the rows there are
+ * (the caller's assertions then say what is missing).
+ */
 async function rowsOf(userIds: string[], expected: number, timeoutMs = 20_000): Promise<Row[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const read = async () => {
     const result = await clickhouse.query({
       query: `SELECT event_id, type, user_id, email, ip, data FROM hookline.audit_events FINAL
         WHERE user_id IN (${userIds.map((id) => `'${id}'`).join(',')}) ORDER BY occurred_ms, event_id`,
       format: 'JSONEachRow',
     });
-    const rows = await result.json<Row>();
-    if (rows.length >= expected || Date.now() > deadline) return rows;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+    return result.json<Row>();
+  };
+  return vi
+    .waitFor(
+      async () => {
+        const rows = await read();
+        if (rows.length < expected) throw new Error(`${rows.length} of ${expected} rows`);
+        return rows;
+      },
+      { timeout: timeoutMs, interval: 200 },
+    )
+    .catch(() => read());
 }
 
 describe('the audit worker', () => {

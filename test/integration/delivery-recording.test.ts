@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createRedis } from '../../src/redis.js';
@@ -73,12 +73,15 @@ beforeAll(async () => {
     retry: { schedule: [1, 1, 1], jitter: 0, maxRetryAfterSeconds: 5 },
     disableAfterSeconds: 3_600,
   });
+  // The index is a component of its own in a process (started before the workers): here too.
+  await index.start();
   await worker.start();
 });
 
 afterAll(async () => {
   for (const cleanup of cleanups) await cleanup().catch(() => {});
   await worker?.stop();
+  await index.stop();
   if (subscriptionIds.length > 0)
     await sql`DELETE FROM webhook_subscriptions WHERE id = ANY(${subscriptionIds}::uuid[])`;
   for (const id of subscriptionIds) await flow.forget(id);
@@ -105,14 +108,16 @@ async function receiverWith(answer: (index: number) => Answer) {
 const deliveryTo = (subscriptionId: string) =>
   insertTestDelivery(sql, subscriptionId, { message: 'recording' });
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not as expected in time: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Reads until `done` holds of the value read, and returns that value. */
+function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const value = await read();
+      if (!done(value)) throw new Error(`not as expected in time: ${JSON.stringify(value)}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
 }
 
 const statusesOf = (ids: string[]) =>

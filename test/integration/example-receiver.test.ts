@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newSigningSecret, signWebhook } from '../../src/webhooks/signing.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,9 +31,7 @@ describe('examples/receiver.ts', () => {
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    const deadline = Date.now() + 20_000;
-    while (!output.includes('receiver on') && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    await vi.waitFor(() => expect(output).toContain('receiver on'), { timeout: 20_000, interval: 50 });
 
     const body = JSON.stringify({
       type: 'user.login',

@@ -94,6 +94,7 @@ describe('brute-force limits on login', () => {
       (await client.call('POST', '/v1/auth/login', { body: { email: user.email, password: user.password } }))
         .status,
     ).toBe(429);
+    // A fixed wait: the window is a Redis key's TTL, on Redis's clock, which no test can move.
     await new Promise((resolve) => setTimeout(resolve, (WINDOW_SECONDS + 1) * 1_000));
     expect(
       (await client.call('POST', '/v1/auth/login', { body: { email: user.email, password: user.password } }))

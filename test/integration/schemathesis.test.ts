@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiPlan } from '../../src/platform/plans.js';
 import { type RunningProcess, runProcess } from '../../src/platform/run.js';
 import { createRedis } from '../../src/redis.js';
+import { createWebhookDeps } from '../../src/webhooks/context.js';
 import { adminSession, signedUpUser, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { TEST_JWT_SECRET } from '../helpers/platform.js';
@@ -75,7 +76,7 @@ beforeAll(async () => {
   workDir = mkdtempSync(`${tmpdir()}/hookline-fuzz-`);
   writeFileSync(`${workDir}/schemathesis.toml`, '[auth]\nauto-signup = false\n');
   await admin.unsafe(`CREATE DATABASE "${database}"`);
-  api = await runProcess('api', (deps) => apiPlan(deps), {
+  api = await runProcess('api', (deps) => apiPlan(deps, createWebhookDeps(deps)), {
     ...process.env,
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

@@ -1,17 +1,16 @@
 import type { Message } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.js';
 import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
-import { webhookDeps } from '../../src/webhooks/context.js';
 import { linesKey } from '../../src/webhooks/flow/flow-control.js';
 import { SecretBox } from '../../src/webhooks/secret-box.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
-import { resealSecrets } from '../../src/webhooks/subscriptions.js';
+import { resealSecrets } from '../../src/webhooks/subscriptions/reseal-secrets.js';
 import { sweepLostDeliveries } from '../../src/webhooks/sweeper.js';
 import {
   type ApiClient,
@@ -80,7 +79,7 @@ afterAll(async () => {
   for (const id of subscriptions)
     await admin?.client.call('DELETE', `/v1/webhooks/subscriptions/${id}`, { token: admin.token });
   if (platform) {
-    const { queue } = webhookDeps(platform.running.deps);
+    const { queue } = webhooks();
     await queue.obliterate({ force: true });
     await platform.running.deps.redis.del(linesKey(queue.name));
   }
@@ -133,6 +132,22 @@ async function receiver(...args: Parameters<typeof startReceiver>) {
   return started;
 }
 
+/** The platform's in-memory subscription index (fan-out and delivery share it). */
+/** The platform's webhook services (its queue, index, flow control), as its plans were built with. */
+function webhooks() {
+  const built = platform.running.plan.services?.webhooks;
+  if (!built) throw new Error('the platform runs no webhook services');
+  return built;
+}
+const subscriptionIndex = () => webhooks().index;
+
+/** Waits until the platform's subscription index holds these signing secrets of the subscription. */
+const indexedSecrets = (id: string, secrets: string[]) =>
+  vi.waitFor(() => expect(subscriptionIndex().get(id)?.secrets).toEqual(secrets), {
+    timeout: 5_000,
+    interval: 20,
+  });
+
 async function subscribe(url: string, eventTypes: string[], extra: Record<string, unknown> = {}) {
   const answer = await admin.client.call<Subscription>('POST', '/v1/webhooks/subscriptions', {
     token: admin.token,
@@ -140,8 +155,8 @@ async function subscribe(url: string, eventTypes: string[], extra: Record<string
   });
   expect(answer.status, JSON.stringify(answer.body)).toBe(201);
   subscriptions.push(answer.body.id);
-  // Every process reloads its subscription index on change; give the notification a moment.
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  // Every process reloads its subscription index on change: wait until this one's holds it.
+  await indexedSecrets(answer.body.id, [answer.body.secret]);
   return answer.body;
 }
 
@@ -159,11 +174,9 @@ type Delivery = {
 };
 
 async function deliveriesOf(subscriptionId: string) {
-  const answer = await admin.client.call<{ items: { id: string; event_id: string; status: string; event_type: string }[] }>(
-    'GET',
-    `/v1/webhooks/deliveries?subscription_id=${subscriptionId}&limit=200`,
-    { token: admin.token },
-  );
+  const answer = await admin.client.call<{
+    items: { id: string; event_id: string; status: string; event_type: string }[];
+  }>('GET', `/v1/webhooks/deliveries?subscription_id=${subscriptionId}&limit=200`, { token: admin.token });
   return answer.body.items;
 }
 
@@ -172,18 +185,18 @@ async function deliveryWhen(
   done: (d: Delivery) => boolean,
   timeoutMs = 20_000,
 ): Promise<Delivery> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [first] = await deliveriesOf(subscriptionId);
-    if (first) {
+  return vi.waitFor(
+    async () => {
+      const [first] = await deliveriesOf(subscriptionId);
+      if (!first) throw new Error('no delivery');
       const detail = await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${first.id}`, {
         token: admin.token,
       });
-      if (done(detail.body)) return detail.body;
-      if (Date.now() > deadline) throw new Error(`delivery not as expected: ${JSON.stringify(detail.body)}`);
-    } else if (Date.now() > deadline) throw new Error('no delivery');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+      if (!done(detail.body)) throw new Error(`delivery not as expected: ${JSON.stringify(detail.body)}`);
+      return detail.body;
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
 }
 
 describe('fan-out and signed delivery', () => {
@@ -220,6 +233,7 @@ describe('fan-out and signed delivery', () => {
     );
     expect(request?.headers['webhook-id']).toBe(event?.envelope.id);
 
+    // A fixed wait: proving that nothing arrives needs waiting a fixed time.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(other.requests.filter((r) => r.body.includes(user.email))).toEqual([]);
   });
@@ -334,13 +348,14 @@ describe('retries and dead letters', () => {
     const sub = await subscribe(broken.url, ['webhook.test']);
     await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
     await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
-    const deadline = Date.now() + 20_000;
-    let items = await deliveriesOf(sub.id);
-    while (!(items.length === 2 && items.every((d) => d.status === 'dead')) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      items = await deliveriesOf(sub.id);
-    }
-    expect(items.map((d) => d.status)).toEqual(['dead', 'dead']);
+    const items = await vi.waitFor(
+      async () => {
+        const items = await deliveriesOf(sub.id);
+        expect(items.map((d) => d.status)).toEqual(['dead', 'dead']);
+        return items;
+      },
+      { timeout: 20_000, interval: 200 },
+    );
     const first = await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${items[1]?.id}`, {
       token: admin.token,
     });
@@ -371,20 +386,13 @@ describe('retries and dead letters', () => {
       },
     );
     expect(recovered.body).toEqual({ recovered: 1 });
-    const again = await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${items[1]?.id}`, {
-      token: admin.token,
-    });
-    const end = Date.now() + 10_000;
-    let status = again.body.status;
-    while (status !== 'succeeded' && Date.now() < end) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      status = (
+    const statusOfFirst = async () =>
+      (
         await admin.client.call<Delivery>('GET', `/v1/webhooks/deliveries/${items[1]?.id}`, {
           token: admin.token,
         })
       ).body.status;
-    }
-    expect(status).toBe('succeeded');
+    await expect.poll(statusOfFirst, { timeout: 10_000, interval: 200 }).toBe('succeeded');
   });
 
   it('429 honours Retry-After (clamped)', async () => {
@@ -453,7 +461,7 @@ describe('retries and dead letters', () => {
     expect(delivery.attempt_log[0]?.status_code).toBe(200);
     expect(delivery.attempt_log[0]?.response_excerpt?.length).toBe(4_096);
     // The receiver could push only what the socket buffers took before the worker hung up.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await vi.waitFor(() => expect(huge.streamsOpen()).toBe(0), { timeout: 5_000, interval: 20 });
     expect(huge.bytesWritten()).toBeLessThan(16 * 1024 * 1024);
     expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(8 * 1024 * 1024);
   });
@@ -464,7 +472,7 @@ describe('lost jobs', () => {
     const target = await receiver();
     const sub = await subscribe(target.url, ['webhook.test']);
     const { sql } = platform.running.deps;
-    const { queue, flow } = webhookDeps(platform.running.deps);
+    const { queue, flow } = webhooks();
     const lost = await insertOverdue(sub.id); // its job never reached Redis
     const queued = await insertOverdue(sub.id); // its job is waiting (delayed) in the queue
     await queue.add(
@@ -477,6 +485,7 @@ describe('lost jobs', () => {
     expect(requeued).toBe(1);
     const [request] = await target.waitFor(1);
     expect(request?.headers['webhook-id']).toBe(lost.eventId);
+    // A fixed wait: proving that the live one is not sent needs waiting a fixed time.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(target.requests).toHaveLength(1);
     await queue.remove(queued.deliveryId);
@@ -488,7 +497,7 @@ describe('lost jobs behind a long line', () => {
     const target = await receiver();
     const sub = await subscribe(target.url, ['webhook.test']);
     const { sql } = platform.running.deps;
-    const { queue, flow } = webhookDeps(platform.running.deps);
+    const { queue, flow } = webhooks();
     const start = uuidv7(); // below every delivery made here
     const ids = [uuidv7(), uuidv7(), uuidv7()];
     // Two overdue deliveries with live (delayed) jobs, then one whose job was lost.
@@ -519,14 +528,18 @@ describe('secret rotation', () => {
       },
     );
     expect(rotated.body.secret).not.toBe(sub.secret);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await indexedSecrets(sub.id, [rotated.body.secret, sub.secret]);
     await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
     const [during] = await target.waitFor(1);
     expect(String(during?.headers['webhook-signature']).split(' ')).toHaveLength(2);
     expect(() => verifyWebhook(during?.body ?? '', during?.headers ?? {}, sub.secret)).not.toThrow();
     expect(() => verifyWebhook(during?.body ?? '', during?.headers ?? {}, rotated.body.secret)).not.toThrow();
 
-    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    // The overlap (WEBHOOK_SECRET_OVERLAP_SECONDS, 3 s) ends within the 3.2 s this test gives it: the
+    // index drops the previous secret (the poll's last look comes after its timeout, at 3.2 s).
+    await expect
+      .poll(() => subscriptionIndex().get(sub.id)?.secrets, { timeout: 3_200, interval: 50 })
+      .toEqual([rotated.body.secret]);
     await admin.client.call('POST', `/v1/webhooks/subscriptions/${sub.id}/test`, { token: admin.token });
     const [, afterwards] = await target.waitFor(2);
     expect(String(afterwards?.headers['webhook-signature']).split(' ')).toHaveLength(1);
@@ -559,7 +572,7 @@ describe('signing secrets at rest', () => {
     const plain = newSigningSecret();
     await sql`UPDATE webhook_subscriptions SET secret = ${plain} WHERE id = ${legacy.id}`;
     await notifySubscriptionsChanged(sql);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await indexedSecrets(legacy.id, [plain]);
     const test = (id: string) =>
       admin.client.call('POST', `/v1/webhooks/subscriptions/${id}/test`, { token: admin.token });
     await test(legacy.id);
@@ -576,7 +589,7 @@ describe('signing secrets at rest', () => {
       unreadable: [],
     });
     expect(await stored(legacy.id)).toMatch(/^enc1:/);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await indexedSecrets(sealed.id, []); // unreadable: none to sign with
     await test(sealed.id);
     const waiting = await deliveryWhen(sealed.id, (d) => d.attempt_log.length >= 1);
     expect(waiting.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'secret_unavailable' });

@@ -109,11 +109,17 @@ describe('the process metrics', () => {
       const text = await registry.metrics();
       return Number(text.match(/^hookline_nodejs_eventloop_lag_p99_seconds\{[^}]*\} (\S+)$/m)?.[1]);
     };
+    // The monitor (a 10 ms timer) measures each delay from its previous tick, and a collection resets
+    // it, tick included; so there is no reading it to learn it has ticked since.
     await p99(); // the first collection starts a fresh measurement window
+    // A fixed wait: time must pass for the monitor to tick once after that reset (no clock to move).
     await new Promise((resolve) => setTimeout(resolve, 25));
     const until = performance.now() + 120;
     while (performance.now() < until) {} // block the event loop for 120 ms
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Not a wait for time: the monitor's overdue tick, which measures the block, runs in the first
+    // timers phase of the loop; after two turns of the loop that phase is past (a collection before
+    // it would reset the monitor and lose the measurement, so this cannot be a poll).
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
     expect(await p99()).toBeGreaterThan(0.05);
   });
 });
