@@ -9,7 +9,16 @@ import {
   relayPlan,
 } from '../src/platform/plans.js';
 import { main } from '../src/platform/run.js';
+import { createWebhookDeps } from '../src/webhooks/context.js';
 
-main('all', (deps) =>
-  combinePlans(apiPlan(deps), relayPlan(deps), fanoutPlan(deps), deliveryPlan(deps), auditPlan(deps)),
-);
+// The webhook services are built once and shared by the API, the fan-out and the delivery.
+main('all', (deps) => {
+  const webhooks = createWebhookDeps(deps);
+  return combinePlans(
+    apiPlan(deps, webhooks),
+    relayPlan(deps),
+    fanoutPlan(deps, webhooks),
+    deliveryPlan(deps, webhooks),
+    auditPlan(deps),
+  );
+});

@@ -9,10 +9,15 @@ import { registerMeRoutes } from '../http/routes/me.js';
 import { registerUserAdminRoutes } from '../http/routes/users.js';
 import { registerWebhookRoutes } from '../http/routes/webhooks.js';
 import type { Dependencies } from '../platform/dependencies.js';
-import { webhookDeps } from '../webhooks/context.js';
+import type { WebhookDeps } from '../webhooks/context.js';
 
 /** Every public route of the API process. Each feature adds its `registerX(app, deps)` here. */
-export function registerApiRoutes(app: App, deps: Dependencies, auth: AuthDeps): void {
+export function registerApiRoutes(
+  app: App,
+  deps: Dependencies,
+  services: { auth: AuthDeps; webhooks: WebhookDeps },
+): void {
+  const { auth } = services;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
@@ -23,7 +28,7 @@ export function registerApiRoutes(app: App, deps: Dependencies, auth: AuthDeps):
   registerMeRoutes(app, auth);
   registerUserAdminRoutes(app, auth);
   registerApiKeyRoutes(app, auth);
-  registerWebhookRoutes(app, auth, webhookDeps(deps));
+  registerWebhookRoutes(app, auth, services.webhooks);
   registerAuditRoutes(app, auth, deps.clickhouse, deps.config.AUDIT_DATABASE);
   registerEventTypeRoutes(app);
   registerDocsRoutes(app, { publicBaseUrl: deps.config.PUBLIC_BASE_URL });

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { metricNames } from '../metrics/names.js';
 import { sampled } from '../metrics/sampled.js';
 import type { Dependencies } from '../platform/dependencies.js';
@@ -7,25 +7,23 @@ import type { Dependencies } from '../platform/dependencies.js';
 interface Watched {
   admin: Admin;
   connected?: Promise<void>;
-  groups: { groupId: string; topics: readonly string[] }[];
+  groups: ConsumerGroup[];
 }
 
-const perRegistry = new WeakMap<Registry, Watched>();
+/** A consumer group of a process and the topics it reads. */
+export interface ConsumerGroup {
+  groupId: string;
+  topics: readonly string[];
+}
 
 /**
  * `hookline_kafka_consumer_lag{group,topic,partition}`: messages not yet committed by a consumer
- * group, read from the broker (end offset minus committed offset). One gauge per
- * registry; every consumer group of the process (fan-out, audit) is added to it.
+ * group, read from the broker (end offset minus committed offset). Registered once per process by
+ * runProcess, for every consumer group its plans declare (fan-out, audit).
  */
-export function registerConsumerLag(deps: Dependencies, groupId: string, topics: readonly string[]): void {
+export function registerConsumerLag(deps: Dependencies, groups: readonly ConsumerGroup[]): void {
   const registry = deps.metrics.registry;
-  const existing = perRegistry.get(registry);
-  if (existing) {
-    existing.groups.push({ groupId, topics });
-    return;
-  }
-  const watched: Watched = { admin: deps.kafka.admin(), groups: [{ groupId, topics }] };
-  perRegistry.set(registry, watched);
+  const watched: Watched = { admin: deps.kafka.admin(), groups: [...groups] };
   deps.onClose(() => watched.admin.disconnect());
   // Read in the background (see `sampled`): a scrape never waits for the broker, and while Kafka is
   // away the last values stay until it answers again.

@@ -7,9 +7,8 @@ import { createOutboxMetrics } from '../events/metrics.js';
 import { OutboxRelay } from '../events/relay.js';
 import { allTopics } from '../events/topics.js';
 import type { App } from '../http/app.js';
-import { registerConsumerLag } from '../kafka/lag.js';
 import { createRedis } from '../redis.js';
-import { webhookDeps } from '../webhooks/context.js';
+import type { WebhookDeps } from '../webhooks/context.js';
 import { DeliveryWorker } from '../webhooks/delivery/worker.js';
 import { FanoutWorker } from '../webhooks/fanout.js';
 import { FlowGate, lastAllowedMs, pumpComponent, readCircuits } from '../webhooks/flow/gate.js';
@@ -22,12 +21,17 @@ import { sweeperComponent } from '../webhooks/sweeper.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
 
-/** What each kind of process runs; the entries in workers/ pick one or combine several. */
-export function apiPlan(deps: Dependencies): ProcessPlan {
+/**
+ * What each kind of process runs; the entries in workers/ pick one or combine several. A plan that
+ * needs the webhook services takes them built by the entry (`createWebhookDeps`, once per process):
+ * `npm start` passes the same to each.
+ */
+export function apiPlan(deps: Dependencies, webhooks: WebhookDeps): ProcessPlan {
   const auth = createAuthDeps(deps);
   return {
     components: [adminBootstrapComponent(auth)],
-    routes: (app: App) => registerApiRoutes(app, deps, auth),
+    routes: (app: App) => registerApiRoutes(app, deps, { auth, webhooks }),
+    services: { webhooks },
   };
 }
 
@@ -49,12 +53,13 @@ export function relayPlan(deps: Dependencies): ProcessPlan {
 }
 
 /** The fan-out worker: Kafka event topics → matching subscriptions → delivery rows and jobs. */
-export function fanoutPlan(deps: Dependencies): ProcessPlan {
-  const hooks = webhookDeps(deps);
+export function fanoutPlan(deps: Dependencies, hooks: WebhookDeps): ProcessPlan {
   const logger = deps.logger.child({ component: 'fanout' });
-  registerConsumerLag(deps, deps.config.FANOUT_GROUP_ID, allTopics);
   return {
+    services: { webhooks: hooks },
+    consumerGroups: [{ groupId: deps.config.FANOUT_GROUP_ID, topics: allTopics }],
     components: [
+      hooks.index,
       new FanoutWorker(deps.kafka, {
         sql: deps.sql,
         queue: hooks.queue,
@@ -71,19 +76,9 @@ export function fanoutPlan(deps: Dependencies): ProcessPlan {
 }
 
 /** The delivery workers: BullMQ jobs → signed POSTs with retries, attempts recorded. */
-export function deliveryPlan(deps: Dependencies): ProcessPlan {
+export function deliveryPlan(deps: Dependencies, hooks: WebhookDeps): ProcessPlan {
   const { config } = deps;
-  const hooks = webhookDeps(deps);
   const logger = deps.logger.child({ component: 'delivery' });
-  const http = new WebhookHttpClient({
-    allowedCidrs: parseCidrs(config.WEBHOOK_ALLOWED_CIDRS),
-    connectionsPerOrigin: config.DELIVERY_CONNECTIONS_PER_ORIGIN,
-    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-    connectTimeoutMs: config.WEBHOOK_CONNECT_TIMEOUT_MS,
-    maxResponseBytes: config.WEBHOOK_MAX_RESPONSE_BYTES,
-    excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
-  });
-  deps.onClose(() => http.close());
   registerFailingDeliveryGauges(deps.metrics.registry, deps.sql);
   registerCircuitGauges(deps.metrics.registry, () => readCircuits(deps.redis, hooks.flow));
   const retries = config.WEBHOOK_RETRY_SCHEDULE.length;
@@ -93,44 +88,17 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     maxCooldownMs: config.WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS * 1_000,
   });
+  const flowOptions = { flow: hooks.flow, queue: hooks.queue, retries, lastAllowedMs: deferLimitMs, logger };
   return {
+    services: { webhooks: hooks },
     components: [
-      new DeliveryWorker({
-        queueName: config.WEBHOOK_QUEUE,
-        connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
-        redis: deps.redis,
-        gate: new FlowGate({
-          flow: hooks.flow,
-          queue: hooks.queue,
-          retries,
-          redis: deps.redis,
-          sql: deps.sql,
-          metrics: hooks.metrics,
-          logger,
-          lastAllowedMs: deferLimitMs,
-        }),
-        queue: hooks.queue,
-        sql: deps.sql,
-        index: hooks.index,
-        http,
-        metrics: hooks.metrics,
-        logger,
-        concurrency: config.DELIVERY_CONCURRENCY,
-        retry: {
-          schedule: config.WEBHOOK_RETRY_SCHEDULE,
-          jitter: config.WEBHOOK_RETRY_JITTER,
-          maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
-        },
-        disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
-      }),
-      pumpComponent({
-        flow: hooks.flow,
-        queue: hooks.queue,
-        retries,
-        lastAllowedMs: deferLimitMs,
-        windowsOf: (ids) => maxInFlightsOf(deps.sql, ids),
-        logger,
-      }),
+      hooks.index,
+      deliveryWorker(
+        deps,
+        hooks,
+        new FlowGate({ ...flowOptions, redis: deps.redis, sql: deps.sql, metrics: hooks.metrics }),
+      ),
+      pumpComponent({ ...flowOptions, windowsOf: (ids) => maxInFlightsOf(deps.sql, ids) }),
       retentionComponent({ sql: deps.sql, retentionDays: config.WEBHOOK_RETENTION_DAYS, logger }),
       ...(config.DELIVERY_SWEEP_INTERVAL_SECONDS > 0
         ? [
@@ -148,11 +116,44 @@ export function deliveryPlan(deps: Dependencies): ProcessPlan {
   };
 }
 
+/** The BullMQ worker pool that makes the attempts, with its HTTP client (closed with the process). */
+function deliveryWorker(deps: Dependencies, hooks: WebhookDeps, gate: FlowGate): DeliveryWorker {
+  const { config } = deps;
+  const http = new WebhookHttpClient({
+    allowedCidrs: parseCidrs(config.WEBHOOK_ALLOWED_CIDRS),
+    connectionsPerOrigin: config.DELIVERY_CONNECTIONS_PER_ORIGIN,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    connectTimeoutMs: config.WEBHOOK_CONNECT_TIMEOUT_MS,
+    maxResponseBytes: config.WEBHOOK_MAX_RESPONSE_BYTES,
+    excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
+  });
+  deps.onClose(() => http.close());
+  return new DeliveryWorker({
+    queueName: config.WEBHOOK_QUEUE,
+    connection: createRedis(config.REDIS_URL, 'queue', `${config.WEBHOOK_QUEUE}:worker`),
+    redis: deps.redis,
+    gate,
+    queue: hooks.queue,
+    sql: deps.sql,
+    index: hooks.index,
+    http,
+    metrics: hooks.metrics,
+    logger: deps.logger.child({ component: 'delivery' }),
+    concurrency: config.DELIVERY_CONCURRENCY,
+    retry: {
+      schedule: config.WEBHOOK_RETRY_SCHEDULE,
+      jitter: config.WEBHOOK_RETRY_JITTER,
+      maxRetryAfterSeconds: config.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
+    },
+    disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS,
+  });
+}
+
 /** The audit worker: event topics → ClickHouse, and the detection of suspicious activity. */
 export function auditPlan(deps: Dependencies): ProcessPlan {
   const { config } = deps;
-  registerConsumerLag(deps, config.AUDIT_GROUP_ID, allTopics);
   return {
+    consumerGroups: [{ groupId: config.AUDIT_GROUP_ID, topics: allTopics }],
     components: [
       new AuditWorker({
         kafka: deps.kafka,
@@ -186,10 +187,15 @@ export function auditPlan(deps: Dependencies): ProcessPlan {
   };
 }
 
-/** Several plans in one process: components in order, routes of each. */
+/**
+ * Several plans in one process: components in order (one that several plans list, as the subscription
+ * index, once, where it first comes), routes of each.
+ */
 export function combinePlans(...plans: ProcessPlan[]): ProcessPlan {
   return {
-    components: plans.flatMap((plan) => plan.components),
+    components: [...new Set(plans.flatMap((plan) => plan.components))],
+    services: Object.assign({}, ...plans.map((plan) => plan.services ?? {})),
+    consumerGroups: plans.flatMap((plan) => plan.consumerGroups ?? []),
     routes: (app) => {
       for (const plan of plans) plan.routes?.(app);
     },

@@ -7,8 +7,10 @@ import { Readiness } from '../health/readiness.js';
 import { type App, newApp } from '../http/app.js';
 import { httpMetrics } from '../http/middleware/metrics.js';
 import { registerHealthRoutes } from '../http/routes/health.js';
+import { type ConsumerGroup, registerConsumerLag } from '../kafka/lag.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { createLogger } from '../logger.js';
+import type { WebhookDeps } from '../webhooks/context.js';
 import type { Component } from './component.js';
 import { createDependencies, type Dependencies, dependencyChecks } from './dependencies.js';
 import { retryUntil } from './retry.js';
@@ -20,6 +22,10 @@ export interface ProcessPlan {
   routes?: (app: App) => void;
   /** Readiness checks beyond PostgreSQL, Redis and Kafka (e.g. ClickHouse for the audit worker). */
   checks?: Record<string, () => Promise<unknown>>;
+  /** The Kafka consumer groups its components run (their lag is a metric of the process). */
+  consumerGroups?: ConsumerGroup[];
+  /** The services the plan was built with, for whoever runs the process in-process (tests). */
+  services?: { webhooks?: WebhookDeps };
 }
 
 export interface RunningProcess {
@@ -49,6 +55,7 @@ export async function runProcess(
   try {
     await prepareStores(deps);
     const planned = plan(deps);
+    if (planned.consumerGroups?.length) registerConsumerLag(deps, planned.consumerGroups);
     const readiness = new Readiness(
       { ...dependencyChecks(deps), ...planned.checks },
       config.READINESS_TIMEOUT_MS,

@@ -27,12 +27,12 @@ export interface WebhookDeps {
   subscriptions: SubscriptionDeps;
 }
 
-const cache = new WeakMap<Dependencies, WebhookDeps>();
-
-/** Built once per process (every plan of the process gets the same queue and metrics). */
-export function webhookDeps(deps: Dependencies): WebhookDeps {
-  const existing = cache.get(deps);
-  if (existing) return existing;
+/**
+ * The webhook services of a process, built once by its entry (workers/) and passed to each plan that
+ * needs them: `npm start` shares one queue, index, flow control and set of metrics between its API,
+ * fan-out and delivery.
+ */
+export function createWebhookDeps(deps: Dependencies): WebhookDeps {
   const queue = new Queue(deps.config.WEBHOOK_QUEUE, {
     connection: createRedis(deps.config.REDIS_URL, 'queue', `${deps.config.WEBHOOK_QUEUE}:producer`),
   });
@@ -78,6 +78,5 @@ export function webhookDeps(deps: Dependencies): WebhookDeps {
     },
   };
   deps.onClose(() => queue.close());
-  cache.set(deps, built);
   return built;
 }

@@ -104,7 +104,7 @@ export class FanoutWorker implements Component {
 
   constructor(
     kafka: Kafka,
-    private readonly deps: FanoutDeps & { groupId: string; topics: readonly string[] },
+    deps: FanoutDeps & { groupId: string; topics: readonly string[] },
   ) {
     this.consumer = eventConsumer({
       kafka,
@@ -131,13 +131,12 @@ export class FanoutWorker implements Component {
     });
   }
 
+  /** (The subscription index is a component of the process, started before this one.) */
   async start(): Promise<void> {
-    await this.deps.index.start();
     await this.consumer.start();
   }
 
   async stop(): Promise<void> {
     await this.consumer.stop();
-    await this.deps.index.stop();
   }
 }

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import type { Component } from '../platform/component.js';
 import { matchesAny } from './filters.js';
 import { SecretBox } from './secret-box.js';
 import { type Subscription, subscriptionColumns } from './subscriptions/schema.js';
@@ -30,15 +31,14 @@ export type ActiveSubscription = Pick<
  * (debounced), and also reloads every `fullReloadMs` as a safety net. Matches are cached per event
  * type until the next reload.
  */
-export class SubscriptionIndex {
+export class SubscriptionIndex implements Component {
+  readonly name = 'subscription-index';
   private byId = new Map<string, ActiveSubscription>();
   private byType = new Map<string, ActiveSubscription[]>();
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private loading: Promise<void> | undefined;
-  private started: Promise<void> | undefined;
-  private users = 0;
 
   constructor(
     private readonly sql: Sql,
@@ -76,29 +76,22 @@ export class SubscriptionIndex {
   }
 
   /**
-   * One index serves every worker of a process (fan-out and delivery in `npm start`): each starts and
-   * stops it; it listens from the first start to the last stop.
+   * A component of the process, listed by each plan that needs it (fan-out, delivery): a process that
+   * runs several starts it once, before its workers, and stops it after them.
    */
-  start(): Promise<void> {
-    this.users += 1;
-    this.started ??= (async () => {
-      const listener = await this.sql.listen(
-        SUBSCRIPTIONS_CHANNEL,
-        () => this.scheduleReload(),
-        () => this.scheduleReload(),
-      );
-      this.unlisten = () => listener.unlisten();
-      await this.reload();
-      this.timer = setInterval(() => this.scheduleReload(), this.fullReloadMs);
-      this.timer.unref();
-    })();
-    return this.started;
+  async start(): Promise<void> {
+    const listener = await this.sql.listen(
+      SUBSCRIPTIONS_CHANNEL,
+      () => this.scheduleReload(),
+      () => this.scheduleReload(),
+    );
+    this.unlisten = () => listener.unlisten();
+    await this.reload();
+    this.timer = setInterval(() => this.scheduleReload(), this.fullReloadMs);
+    this.timer.unref();
   }
 
   async stop(): Promise<void> {
-    this.users -= 1;
-    if (this.users > 0) return;
-    this.started = undefined;
     clearInterval(this.timer);
     clearTimeout(this.pending);
     await this.unlisten?.().catch(() => {});

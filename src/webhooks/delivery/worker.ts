@@ -100,7 +100,6 @@ export class DeliveryWorker implements Component {
   }
 
   async start(): Promise<void> {
-    await this.options.index.start();
     void this.worker.run();
     await this.worker.waitUntilReady();
   }
@@ -109,7 +108,6 @@ export class DeliveryWorker implements Component {
     // close() lets active jobs finish (their attempts are recorded) and takes no new ones.
     await this.worker.close();
     await this.recorder.flush();
-    await this.options.index.stop();
   }
 
   private onRefused(record: AttemptRecord, error: unknown): void {
