@@ -14,7 +14,7 @@ import { allTopics } from '../src/events/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { startGroupAtEnd } from '../src/kafka/topics.js';
 import { createLogger } from '../src/logger.js';
-import { notifySubscriptionsChanged } from '../src/webhooks/subscription-index.js';
+import { notifySubscriptionsChanged } from '../src/webhooks/subscriptions/subscription-index.js';
 import { apiPhase } from './bench/api.js';
 import { Children, cpuMeter, cpuSeconds, pidsOf } from './bench/children.js';
 import { isolationPhase } from './bench/isolation.js';

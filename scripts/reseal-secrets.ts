@@ -4,8 +4,8 @@
 // it), then move it first (new secrets are sealed with it), run this, then drop the old key. Subscription ids as arguments limit it to those.
 import { loadConfig } from '../src/config/load.js';
 import { createDatabase } from '../src/db/client.js';
-import { SecretBox } from '../src/webhooks/secret-box.js';
 import { resealSecrets } from '../src/webhooks/subscriptions/reseal-secrets.js';
+import { SecretBox } from '../src/webhooks/subscriptions/secret-box.js';
 
 const config = loadConfig('all', process.env);
 const secrets = new SecretBox(config.WEBHOOK_SECRETS_KEYS);

@@ -5,4 +5,4 @@
  *   import { verifyWebhook } from 'hookline';
  *   const event = verifyWebhook(rawBody, request.headers, process.env.HOOKLINE_SECRET);
  */
-export { signWebhook, verifyWebhook, WebhookVerificationError } from './webhooks/signing.js';
+export { signWebhook, verifyWebhook, WebhookVerificationError } from './webhooks/delivery/signing.js';

@@ -22,7 +22,7 @@
 // fan-out (four deliveries per event) with no bad receiver.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sql } from '../../src/db/client.js';
-import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
+import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import type { Children, cpuMeter } from './children.js';
 import type { Load } from './load.js';
 import { isReceiverReady, portsOf, quantile, statsOf, waitFor } from './receiver.js';

@@ -6,9 +6,9 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../src/config/load.js';
 import type { Sql } from '../../src/db/client.js';
 import { createRedis } from '../../src/redis.js';
+import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
 import { CIRCUITS_KEY, FlowControl, linesKey } from '../../src/webhooks/flow/flow-control.js';
-import { newSigningSecret } from '../../src/webhooks/signing.js';
-import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
+import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 
 export class BenchResources {
   /** Every subscription the bench created (recorded before its INSERT, so a failed one is tried too). */

@@ -71,7 +71,7 @@ function decodeCursor(cursor: string): { ms: number; id: string } {
 
 /**
  * An event type filter as SQL, with the meaning of a webhook subscription's (`filterMatches` in
- * src/webhooks/filters.ts): `*` is every type (no condition), `user.*` every type under the dotted
+ * src/webhooks/subscriptions/filters.ts): `*` is every type (no condition), `user.*` every type under the dotted
  * prefix `user.`, anything else one exact type.
  */
 export function typeFilter(filter: string): string | null {

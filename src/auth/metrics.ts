@@ -12,14 +12,11 @@ import { limitNames } from './login-limiter.js';
  * same, correct total: aggregate it with `max`, not `sum`.
  */
 export function createAuthMetrics(registry: Registry, sql: Sql) {
-  const activeSessions = sampled(
-    async () => {
-      const [row] = await sql<{ n: string }[]>`
-        SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`;
-      return Number(row?.n ?? 0);
-    },
-    { maxAgeMs: 5_000 },
-  );
+  return { ...signInMetrics(registry), ...sessionMetrics(registry, sql) };
+}
+
+/** Sign-ins, registrations, refreshes, the brute-force limits' refusals, hashing time. */
+function signInMetrics(registry: Registry) {
   return {
     failedLogins: zeroed(
       new Counter({
@@ -56,16 +53,6 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
       'result',
       ['success', 'invalid', 'reused', 'reuse_revoked'],
     ),
-    revocations: zeroed(
-      new Counter({
-        name: metricNames.authSessionRevocations,
-        help: `Sessions revoked, by reason (${revokeReasons.join(', ')}).`,
-        labelNames: ['reason'] as const,
-        registers: [registry],
-      }),
-      'reason',
-      revokeReasons,
-    ),
     rateLimited: zeroed(
       new Counter({
         name: metricNames.authRateLimited,
@@ -83,6 +70,30 @@ export function createAuthMetrics(registry: Registry, sql: Sql) {
       buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28],
       registers: [registry],
     }),
+  };
+}
+
+/** Sessions: revoked by reason, and active now (read from PostgreSQL in the background). */
+function sessionMetrics(registry: Registry, sql: Sql) {
+  const activeSessions = sampled(
+    async () => {
+      const [row] = await sql<{ n: string }[]>`
+        SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`;
+      return Number(row?.n ?? 0);
+    },
+    { maxAgeMs: 5_000 },
+  );
+  return {
+    revocations: zeroed(
+      new Counter({
+        name: metricNames.authSessionRevocations,
+        help: `Sessions revoked, by reason (${revokeReasons.join(', ')}).`,
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      'reason',
+      revokeReasons,
+    ),
     activeSessions: new Gauge({
       name: metricNames.authActiveSessions,
       help: 'Sessions neither revoked nor expired (the same total from every API process: use max).',

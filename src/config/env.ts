@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseCidrs } from '../webhooks/ssrf.js';
+import { parseCidrs } from '../webhooks/delivery/ssrf.js';
 
 /**
  * Every environment variable the platform reads, declared once. Every process parses them all at

@@ -116,21 +116,7 @@ export class OutboxRelay implements Component {
    * MAX_ROW_ATTEMPTS such refusals it is set aside (`dead_at`), kept and reported, never dropped.
    */
   async publishBatch(): Promise<number> {
-    const { sql } = this.options;
-    const [oldest] = await sql<{ attempts: number }[]>`
-      SELECT attempts FROM outbox WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT 1`;
-    if (!oldest) return 0;
-    const limit = oldest.attempts >= ISOLATE_AFTER_ATTEMPTS ? 1 : this.options.batchSize;
-    const rows = (
-      await sql<OutboxRow[]>`
-        UPDATE outbox SET claimed_until = now() + make_interval(secs => ${LEASE_SECONDS})
-        WHERE id IN (
-          SELECT id FROM outbox
-          WHERE published_at IS NULL AND dead_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-          ORDER BY id LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, message_key, event_type, payload, attempts`
-    ).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const rows = await this.claim();
     if (rows.length === 0) return 0;
     const ids = rows.map((row) => row.id);
     try {
@@ -138,42 +124,57 @@ export class OutboxRelay implements Component {
         await this.producer.connect();
         this.connected = true;
       }
-      const byTopic = new Map<string, Message[]>();
-      for (const row of rows) {
-        const messages = byTopic.get(row.topic) ?? [];
-        messages.push({
-          key: row.message_key,
-          value: JSON.stringify(row.payload),
-          headers: { 'event-id': row.id, 'event-type': row.event_type },
-        });
-        byTopic.set(row.topic, messages);
-      }
+      const byTopic = messagesByTopic(rows);
       await this.producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
-      await sql`
+      await this.options.sql`
         UPDATE outbox SET published_at = now(), claimed_until = NULL, attempts = attempts + 1
         WHERE id = ANY(${ids}::uuid[])`;
       for (const [topic, messages] of byTopic) this.options.metrics.published.inc({ topic }, messages.length);
       return rows.length;
     } catch (error) {
-      const message = (error instanceof Error ? error.message : String(error)).slice(0, 1_000);
-      // Kafka's own verdict on the message (not an outage): retrying the same bytes cannot help.
-      const refusedForItself = rows.length === 1 && (error as { retriable?: boolean }).retriable === false;
-      const setAside = refusedForItself && (rows[0]?.attempts ?? 0) + 1 >= MAX_ROW_ATTEMPTS;
-      await sql`
-        UPDATE outbox SET attempts = attempts + 1, last_error = ${message}, claimed_until = NULL,
-          dead_at = CASE WHEN ${setAside} THEN now() ELSE NULL END
-        WHERE id = ANY(${ids}::uuid[])`.catch(() => {});
-      if (setAside) {
-        this.options.metrics.deadRows.inc();
-        this.options.logger.error(
-          { eventId: ids[0], error: message },
-          'outbox relay: Kafka refuses this event; set aside',
-        );
-      }
+      await this.failed(rows, error);
       throw error;
+    }
+  }
+
+  /** The next batch, leased: the oldest rows no live relay holds (one row while the oldest keeps failing). */
+  private async claim(): Promise<OutboxRow[]> {
+    const { sql } = this.options;
+    const [oldest] = await sql<{ attempts: number }[]>`
+      SELECT attempts FROM outbox WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT 1`;
+    if (!oldest) return [];
+    const limit = oldest.attempts >= ISOLATE_AFTER_ATTEMPTS ? 1 : this.options.batchSize;
+    const rows = await sql<OutboxRow[]>`
+      UPDATE outbox SET claimed_until = now() + make_interval(secs => ${LEASE_SECONDS})
+      WHERE id IN (
+        SELECT id FROM outbox
+        WHERE published_at IS NULL AND dead_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY id LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING id, topic, message_key, event_type, payload, attempts`;
+    return rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** A failed send: counted on its rows; a lone row Kafka refuses for itself is set aside at last. */
+  private async failed(rows: OutboxRow[], error: unknown): Promise<void> {
+    const ids = rows.map((row) => row.id);
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, 1_000);
+    // Kafka's own verdict on the message (not an outage): retrying the same bytes cannot help.
+    const refusedForItself = rows.length === 1 && (error as { retriable?: boolean }).retriable === false;
+    const setAside = refusedForItself && (rows[0]?.attempts ?? 0) + 1 >= MAX_ROW_ATTEMPTS;
+    await this.options.sql`
+      UPDATE outbox SET attempts = attempts + 1, last_error = ${message}, claimed_until = NULL,
+        dead_at = CASE WHEN ${setAside} THEN now() ELSE NULL END
+      WHERE id = ANY(${ids}::uuid[])`.catch(() => {});
+    if (setAside) {
+      this.options.metrics.deadRows.inc();
+      this.options.logger.error(
+        { eventId: ids[0], error: message },
+        'outbox relay: Kafka refuses this event; set aside',
+      );
     }
   }
 
@@ -190,4 +191,19 @@ export class OutboxRelay implements Component {
     if (deleted.count > 0)
       this.options.logger.info({ deleted: deleted.count }, 'outbox relay: pruned published rows');
   }
+}
+
+/** The rows as Kafka messages (the event id and type as headers), by topic. */
+function messagesByTopic(rows: OutboxRow[]): Map<string, Message[]> {
+  const byTopic = new Map<string, Message[]>();
+  for (const row of rows) {
+    const messages = byTopic.get(row.topic) ?? [];
+    messages.push({
+      key: row.message_key,
+      value: JSON.stringify(row.payload),
+      headers: { 'event-id': row.id, 'event-type': row.event_type },
+    });
+    byTopic.set(row.topic, messages);
+  }
+  return byTopic;
 }

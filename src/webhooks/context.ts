@@ -6,9 +6,9 @@ import type { Dependencies } from '../platform/dependencies.js';
 import { createRedis } from '../redis.js';
 import { FlowControl } from './flow/flow-control.js';
 import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
-import { SecretBox } from './secret-box.js';
-import { SubscriptionIndex } from './subscription-index.js';
+import { SecretBox } from './subscriptions/secret-box.js';
 import type { SubscriptionDeps } from './subscriptions/store.js';
+import { SubscriptionIndex } from './subscriptions/subscription-index.js';
 
 /** What the webhook services, the fan-out and the delivery workers share in one process. */
 export interface WebhookDeps {

@@ -8,7 +8,13 @@ import { metricNames } from '../metrics/names.js';
 import { sampled } from '../metrics/sampled.js';
 import { statusSql } from './deliveries/status.js';
 
+/** The webhook metrics of a process, registered once by its entry (src/webhooks/context.ts). */
 export function createWebhookMetrics(registry: Registry) {
+  return { ...fanoutMetrics(registry), ...attemptMetrics(registry), ...healthMetrics(registry) };
+}
+
+/** The fan-out's: events read, deliveries made, messages skipped. */
+function fanoutMetrics(registry: Registry) {
   return {
     eventsConsumed: zeroed(
       new Counter({
@@ -25,6 +31,17 @@ export function createWebhookMetrics(registry: Registry) {
       help: 'Deliveries created by fan-out (one per matching event and subscription).',
       registers: [registry],
     }),
+    invalidEvents: new Counter({
+      name: metricNames.webhookInvalidEvents,
+      help: 'Kafka messages the fan-out worker could not parse as events (skipped, logged).',
+      registers: [registry],
+    }),
+  };
+}
+
+/** The attempts': outcomes, answer classes, timings, refusals. */
+function attemptMetrics(registry: Registry) {
+  return {
     deliveries: zeroed(
       new Counter({
         name: metricNames.webhookDeliveries,
@@ -57,6 +74,22 @@ export function createWebhookMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3_600],
       registers: [registry],
     }),
+    attemptsRefused: new Counter({
+      name: metricNames.webhookAttemptsRefused,
+      help: 'Attempts the database refused as received (stored without the receiver’s text instead).',
+      registers: [registry],
+    }),
+    ssrfRefusals: new Counter({
+      name: metricNames.webhookSsrfRefusals,
+      help: 'Delivery attempts refused by the SSRF guard.',
+      registers: [registry],
+    }),
+  };
+}
+
+/** The endpoints' health as flow control and the recorder see it. */
+function healthMetrics(registry: Registry) {
+  return {
     subscriptionsDisabled: zeroed(
       new Counter({
         name: metricNames.webhookSubscriptionsDisabled,
@@ -97,21 +130,6 @@ export function createWebhookMetrics(registry: Registry) {
       'transition',
       ['opened', 'reopened', 'closed'],
     ),
-    attemptsRefused: new Counter({
-      name: metricNames.webhookAttemptsRefused,
-      help: 'Attempts the database refused as received (stored without the receiver’s text instead).',
-      registers: [registry],
-    }),
-    ssrfRefusals: new Counter({
-      name: metricNames.webhookSsrfRefusals,
-      help: 'Delivery attempts refused by the SSRF guard.',
-      registers: [registry],
-    }),
-    invalidEvents: new Counter({
-      name: metricNames.webhookInvalidEvents,
-      help: 'Kafka messages the fan-out worker could not parse as events (skipped, logged).',
-      registers: [registry],
-    }),
   };
 }
 

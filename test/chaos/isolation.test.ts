@@ -12,8 +12,8 @@ import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { createRedis } from '../../src/redis.js';
 import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
-import { jobIdOf } from '../../src/webhooks/queue.js';
-import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
+import { jobIdOf } from '../../src/webhooks/queue/jobs.js';
+import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 

@@ -11,7 +11,7 @@ import { type DetectionRules, type Finding, findSuspicious } from '../../src/aud
 import type { ClickHouseClient } from '../../src/clickhouse/client.js';
 import type { Actor, EventData, EventType } from '../../src/events/catalog.js';
 import { buildEvent } from '../../src/events/envelope.js';
-import { filterMatches } from '../../src/webhooks/filters.js';
+import { filterMatches } from '../../src/webhooks/subscriptions/filters.js';
 
 /**
  * A realistic audit log for running every audit query on several ClickHouse engines and time zones:

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { newSigningSecret, signWebhook } from '../../src/webhooks/signing.js';
+import { newSigningSecret, signWebhook } from '../../src/webhooks/delivery/signing.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let child: ChildProcess | undefined;

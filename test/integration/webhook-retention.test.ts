@@ -1,8 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
-import { pruneWebhookData } from '../../src/webhooks/retention.js';
-import { newSigningSecret } from '../../src/webhooks/signing.js';
+import { pruneWebhookData } from '../../src/webhooks/deliveries/retention.js';
+import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
 import { testConfig } from '../helpers/env.js';
 
 const { sql, end } = createDatabase({

@@ -6,12 +6,12 @@ import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.
 import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
+import { newSigningSecret, verifyWebhook } from '../../src/webhooks/delivery/signing.js';
 import { linesKey } from '../../src/webhooks/flow/flow-control.js';
-import { SecretBox } from '../../src/webhooks/secret-box.js';
-import { newSigningSecret, verifyWebhook } from '../../src/webhooks/signing.js';
-import { notifySubscriptionsChanged } from '../../src/webhooks/subscription-index.js';
+import { sweepLostDeliveries } from '../../src/webhooks/queue/sweeper.js';
 import { resealSecrets } from '../../src/webhooks/subscriptions/reseal-secrets.js';
-import { sweepLostDeliveries } from '../../src/webhooks/sweeper.js';
+import { SecretBox } from '../../src/webhooks/subscriptions/secret-box.js';
+import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import {
   type ApiClient,
   adminSession,

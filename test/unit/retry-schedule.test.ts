@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { filterMatches, unknownFilters } from '../../src/webhooks/filters.js';
-import { deliverJobOf, jobIdOf, retryDelayMs } from '../../src/webhooks/queue.js';
+import { deliverJobOf, jobIdOf, retryDelayMs } from '../../src/webhooks/queue/jobs.js';
+import { filterMatches, unknownFilters } from '../../src/webhooks/subscriptions/filters.js';
 
 describe('the retry schedule', () => {
   const schedule = loadConfig('delivery', {}).WEBHOOK_RETRY_SCHEDULE;

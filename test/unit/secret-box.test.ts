@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SecretBox } from '../../src/webhooks/secret-box.js';
+import { SecretBox } from '../../src/webhooks/subscriptions/secret-box.js';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const id = '01a2110a-1e0b-76f9-ac52-45754fcaddef';

@@ -5,7 +5,7 @@ import {
   signWebhook,
   verifyWebhook,
   WebhookVerificationError,
-} from '../../src/webhooks/signing.js';
+} from '../../src/webhooks/delivery/signing.js';
 
 const body = JSON.stringify({
   type: 'user.registered',

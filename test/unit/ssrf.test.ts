@@ -6,7 +6,7 @@ import {
   guardedLookup,
   parseCidrs,
   SsrfBlockedError,
-} from '../../src/webhooks/ssrf.js';
+} from '../../src/webhooks/delivery/ssrf.js';
 
 // Decisions only: nothing here opens a connection.
 

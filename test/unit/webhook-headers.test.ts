@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customHeaderProblem } from '../../src/webhooks/custom-headers.js';
-import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
-import { parseCidrs } from '../../src/webhooks/ssrf.js';
+import { customHeaderProblem } from '../../src/webhooks/delivery/custom-headers.js';
+import { WebhookHttpClient } from '../../src/webhooks/delivery/http-client.js';
+import { parseCidrs } from '../../src/webhooks/delivery/ssrf.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
 // The rule for a subscription's custom headers, checked against what the delivery client (undici)

@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Sql } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import { requeueDeliveries } from '../enqueue.js';
 import type { FlowControl } from '../flow/flow-control.js';
+import { requeueDeliveries } from '../queue/enqueue.js';
 import { getDelivery } from './read.js';
 import { statusSql } from './status.js';
 

@@ -1,8 +1,8 @@
 import type { AttemptStatus } from '../../db/schema/webhooks.js';
 import type { Verdict } from '../flow/flow-control.js';
 import { verdictOf } from '../flow/verdict.js';
-import type { SendOutcome } from '../http-client.js';
-import { retryDelayMs } from '../queue.js';
+import { retryDelayMs } from '../queue/jobs.js';
+import type { SendOutcome } from './http-client.js';
 
 /** An attempt's outcome: what the endpoint answered, or why nothing was sent. */
 export type AttemptOutcome =

@@ -1,8 +1,8 @@
 import type { Envelope } from '../../events/catalog.js';
-import { unsendableHeader } from '../custom-headers.js';
-import { signWebhook } from '../signing.js';
-import type { ActiveSubscription } from '../subscription-index.js';
+import type { ActiveSubscription } from '../subscriptions/subscription-index.js';
+import { unsendableHeader } from './custom-headers.js';
 import type { AttemptOutcome } from './policy.js';
+import { signWebhook } from './signing.js';
 
 export const USER_AGENT = 'hookline-webhooks/0.1 (+https://www.standardwebhooks.com)';
 

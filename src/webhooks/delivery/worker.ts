@@ -5,18 +5,14 @@ import { buildSystemEvent } from '../../events/envelope.js';
 import { enqueueEventsSql } from '../../events/outbox.js';
 import type { Logger } from '../../logger.js';
 import type { Component } from '../../platform/component.js';
-import {
-  type AttemptRecord,
-  DeliveryLoader,
-  DeliveryRecorder,
-  type DisabledSubscription,
-} from '../delivery-store.js';
 import type { FlowGate } from '../flow/gate.js';
-import type { WebhookHttpClient } from '../http-client.js';
 import type { WebhookMetrics } from '../metrics.js';
-import { notifySubscriptionsChanged, type SubscriptionIndex } from '../subscription-index.js';
+import { notifySubscriptionsChanged, type SubscriptionIndex } from '../subscriptions/subscription-index.js';
+import type { WebhookHttpClient } from './http-client.js';
+import { DeliveryLoader } from './loader.js';
 import type { RetryPolicy } from './policy.js';
 import { JobProcessor, RetryLater } from './process-job.js';
+import { type AttemptRecord, DeliveryRecorder, type DisabledSubscription } from './recorder.js';
 import { deliveryIdOfJob, UnrecordedSends } from './unrecorded.js';
 
 export interface DeliveryWorkerOptions {

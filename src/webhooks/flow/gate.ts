@@ -6,8 +6,8 @@ import { enqueueEventsSql } from '../../events/outbox.js';
 import type { Logger } from '../../logger.js';
 import { type Component, periodicComponent } from '../../platform/component.js';
 import type { WebhookMetrics } from '../metrics.js';
-import { DELIVER_JOB, deliverJobOf, deliverJobOptions } from '../queue.js';
-import type { ActiveSubscription } from '../subscription-index.js';
+import { DELIVER_JOB, deliverJobOf, deliverJobOptions } from '../queue/jobs.js';
+import type { ActiveSubscription } from '../subscriptions/subscription-index.js';
 import {
   type Admission,
   CIRCUITS_KEY,

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { parseInput } from '../../errors.js';
-import { newSigningSecret } from '../signing.js';
+import { newSigningSecret } from '../delivery/signing.js';
 import { CreateSubscriptionInput, type Subscription, subscriptionColumns } from './schema.js';
 import { changeSubscription, checkRules, type SubscriptionDeps, withCircuit } from './store.js';
 

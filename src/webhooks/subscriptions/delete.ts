@@ -1,5 +1,5 @@
-import { notifySubscriptionsChanged } from '../subscription-index.js';
 import { noSuchSubscription, type SubscriptionDeps } from './store.js';
+import { notifySubscriptionsChanged } from './subscription-index.js';
 
 /** Deletes a subscription, its deliveries (the foreign key cascades) and its flow-control keys. */
 export async function deleteSubscription(deps: Pick<SubscriptionDeps, 'sql' | 'flow'>, id: string) {

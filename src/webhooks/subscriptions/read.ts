@@ -1,5 +1,5 @@
 import { escapeLike } from '../../db/like.js';
-import { filterMatches } from '../filters.js';
+import { filterMatches } from './filters.js';
 import { type Subscription, subscriptionColumns } from './schema.js';
 import { findSubscription, type SubscriptionDeps, withCircuit } from './store.js';
 

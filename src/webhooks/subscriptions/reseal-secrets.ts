@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/client.js';
-import type { SecretBox } from '../secret-box.js';
-import { notifySubscriptionsChanged } from '../subscription-index.js';
+import type { SecretBox } from './secret-box.js';
+import { notifySubscriptionsChanged } from './subscription-index.js';
 
 /**
  * Seals every stored signing secret (current and previous) with the first key of

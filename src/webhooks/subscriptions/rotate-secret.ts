@@ -1,4 +1,4 @@
-import { newSigningSecret } from '../signing.js';
+import { newSigningSecret } from '../delivery/signing.js';
 import { type Subscription, subscriptionColumns } from './schema.js';
 import { changeSubscription, findSubscription, type SubscriptionDeps, withCircuit } from './store.js';
 

@@ -1,7 +1,7 @@
 import type { FieldError } from '../../errors.js';
 import { eventTypes } from '../../events/catalog.js';
-import { customHeaderProblem } from '../custom-headers.js';
-import { unknownFilters } from '../filters.js';
+import { customHeaderProblem } from '../delivery/custom-headers.js';
+import { unknownFilters } from './filters.js';
 import type { UpdateSubscriptionInput } from './schema.js';
 
 /** The settings the subscription verbs follow (from the process's config). */

@@ -2,8 +2,6 @@ import type { Queue } from 'bullmq';
 import type { Sql } from '../../db/client.js';
 import { AppError, validationError } from '../../errors.js';
 import type { FlowControl } from '../flow/flow-control.js';
-import type { SecretBox } from '../secret-box.js';
-import { notifySubscriptionsChanged } from '../subscription-index.js';
 import { type SubscriptionRules, subscriptionProblems } from './rules.js';
 import {
   type Subscription,
@@ -11,6 +9,8 @@ import {
   subscriptionColumns,
   type UpdateSubscriptionInput,
 } from './schema.js';
+import type { SecretBox } from './secret-box.js';
+import { notifySubscriptionsChanged } from './subscription-index.js';
 
 /** What the subscription verbs need: narrow, built once per process (src/webhooks/context.ts). */
 export interface SubscriptionDeps {

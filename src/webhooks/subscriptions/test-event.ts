@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Actor } from '../../events/catalog.js';
 import { buildEvent, systemMeta } from '../../events/envelope.js';
-import { enqueueDeliveries } from '../enqueue.js';
+import { enqueueDeliveries } from '../queue/enqueue.js';
 import { findSubscription, type SubscriptionDeps } from './store.js';
 
 /** Sends a `webhook.test` event to this one subscription now (it skips Kafka and fan-out). */

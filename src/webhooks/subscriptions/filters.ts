@@ -1,4 +1,4 @@
-import { eventTypes } from '../events/catalog.js';
+import { eventTypes } from '../../events/catalog.js';
 
 /**
  * Event type filters of a subscription: an exact type (`user.login`), a wildcard over a dotted prefix

@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
-import type { Sql } from '../db/client.js';
-import { statusSql } from './deliveries/status.js';
-import type { FlowControl } from './flow/flow-control.js';
-import { DELIVER_JOB, type DeliverJob, deliverJobOptions, jobIdOf } from './queue.js';
+import type { Sql } from '../../db/client.js';
+import { statusSql } from '../deliveries/status.js';
+import type { FlowControl } from '../flow/flow-control.js';
+import { DELIVER_JOB, type DeliverJob, deliverJobOptions, jobIdOf } from './jobs.js';
 
 export interface EnqueueDeps {
   queue: Queue;

@@ -1,7 +1,7 @@
-import type { Sql } from '../db/client.js';
-import type { Logger } from '../logger.js';
-import { type Component, periodicComponent } from '../platform/component.js';
-import { statusSql } from './deliveries/status.js';
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import { type Component, periodicComponent } from '../../platform/component.js';
+import { statusSql } from './status.js';
 
 /**
  * Deletes delivery rows (their attempts go with them) and stored event payloads older than the

@@ -1,5 +1,5 @@
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { storableText, storableTextOf } from '../db/text.js';
+import { storableText, storableTextOf } from '../../db/text.js';
 import { type CidrList, checkLiteralHost, guardedLookup, SsrfBlockedError } from './ssrf.js';
 
 export type AttemptErrorKind =

@@ -1,16 +1,16 @@
 import type { Queue } from 'bullmq';
 import type { Kafka } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
-import type { Sql } from '../db/client.js';
-import type { DeliveryStatus } from '../db/schema/webhooks.js';
-import type { Envelope } from '../events/catalog.js';
-import { eventConsumer } from '../events/consume.js';
-import type { Logger } from '../logger.js';
-import type { Component } from '../platform/component.js';
-import { enqueueDeliveries } from './enqueue.js';
-import type { FlowControl } from './flow/flow-control.js';
-import type { WebhookMetrics } from './metrics.js';
-import type { SubscriptionIndex } from './subscription-index.js';
+import type { Sql } from '../../db/client.js';
+import type { DeliveryStatus } from '../../db/schema/webhooks.js';
+import type { Envelope } from '../../events/catalog.js';
+import { eventConsumer } from '../../events/consume.js';
+import type { Logger } from '../../logger.js';
+import type { Component } from '../../platform/component.js';
+import type { FlowControl } from '../flow/flow-control.js';
+import type { WebhookMetrics } from '../metrics.js';
+import { enqueueDeliveries } from '../queue/enqueue.js';
+import type { SubscriptionIndex } from '../subscriptions/subscription-index.js';
 
 export interface FanoutDeps {
   sql: Sql;
@@ -102,10 +102,7 @@ export class FanoutWorker implements Component {
   readonly name = 'fanout';
   private readonly consumer: ReturnType<typeof eventConsumer>;
 
-  constructor(
-    kafka: Kafka,
-    deps: FanoutDeps & { groupId: string; topics: readonly string[] },
-  ) {
+  constructor(kafka: Kafka, deps: FanoutDeps & { groupId: string; topics: readonly string[] }) {
     this.consumer = eventConsumer({
       kafka,
       groupId: deps.groupId,

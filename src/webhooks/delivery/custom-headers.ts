@@ -1,4 +1,4 @@
-import type { FieldError } from '../errors.js';
+import type { FieldError } from '../../errors.js';
 
 /** Headers hookline sets itself, from the URL, the body and the signature: a subscription cannot set them. */
 const setByHookline = new Set(['host', 'content-length', 'content-type', 'user-agent']);

@@ -1,9 +1,9 @@
-import type { Sql } from '../db/client.js';
-import type { Logger } from '../logger.js';
-import type { Component } from '../platform/component.js';
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import type { Component } from '../../platform/component.js';
 import { matchesAny } from './filters.js';
+import { type Subscription, subscriptionColumns } from './schema.js';
 import { SecretBox } from './secret-box.js';
-import { type Subscription, subscriptionColumns } from './subscriptions/schema.js';
 
 export const SUBSCRIPTIONS_CHANNEL = 'hookline_subscriptions';
 

@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
-import type { Sql } from '../db/client.js';
-import type { Logger } from '../logger.js';
-import { type Component, periodicComponent } from '../platform/component.js';
-import { statusSql } from './deliveries/status.js';
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import { type Component, periodicComponent } from '../../platform/component.js';
+import { statusSql } from '../deliveries/status.js';
+import type { FlowControl } from '../flow/flow-control.js';
 import { requeueDeliveries } from './enqueue.js';
-import type { FlowControl } from './flow/flow-control.js';
-import { jobIdOf } from './queue.js';
+import { jobIdOf } from './jobs.js';
 
 /**
  * Finds deliveries that should be in the queue but are not (their job was lost, e.g. with Redis data,

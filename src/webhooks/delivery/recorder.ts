@@ -1,85 +1,8 @@
 import postgres from 'postgres';
-import type { Sql } from '../db/client.js';
-import type { AttemptStatus } from '../db/schema/webhooks.js';
-import { storableText } from '../db/text.js';
-import type { Envelope } from '../events/catalog.js';
-import { statusSql } from './deliveries/status.js';
-
-export interface DeliveryContext {
-  id: string;
-  status: string;
-  generation: number;
-  attempts: number;
-  subscriptionId: string;
-  event: Envelope;
-}
-
-/**
- * Reads delivery contexts (delivery row and event payload) for the delivery worker, batching the
- * ids asked for within a few milliseconds into one query: one round trip for many deliveries.
- */
-export class DeliveryLoader {
-  private queued = new Map<string, ((value: DeliveryContext | undefined) => void)[]>();
-  private failures = new Map<string, ((error: unknown) => void)[]>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly sql: Sql) {}
-
-  load(id: string): Promise<DeliveryContext | undefined> {
-    return new Promise((resolve, reject) => {
-      this.queued.set(id, [...(this.queued.get(id) ?? []), resolve]);
-      this.failures.set(id, [...(this.failures.get(id) ?? []), reject]);
-      this.timer ??= setTimeout(() => void this.flush(), 2);
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const queued = this.queued;
-    const failures = this.failures;
-    this.queued = new Map();
-    this.failures = new Map();
-    this.timer = undefined;
-    try {
-      // Hot path on a table that grows from empty, as the fan-out's and the recorder's statements:
-      // never let stale statistics, or a plan cached while the table was empty (after a purge and
-      // its vacuum, the planner picks a sequential scan here), scan the whole table per load.
-      const rows = await this.sql.begin(async (tx) => {
-        const [, found] = await Promise.all([
-          tx`SET LOCAL enable_seqscan = off`,
-          tx<
-            {
-              id: string;
-              status: string;
-              generation: number;
-              attempts: number;
-              subscription_id: string;
-              payload: Envelope;
-            }[]
-          >`
-            SELECT d.id, d.status, d.generation, d.attempts, d.subscription_id, e.payload
-            FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-            WHERE d.id = ANY(${[...queued.keys()]}::uuid[])`,
-        ]);
-        return found;
-      });
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const [id, resolvers] of queued) {
-        const row = byId.get(id);
-        const context = row && {
-          id: row.id,
-          status: row.status,
-          generation: row.generation,
-          attempts: row.attempts,
-          subscriptionId: row.subscription_id,
-          event: row.payload,
-        };
-        for (const resolve of resolvers) resolve(context);
-      }
-    } catch (error) {
-      for (const rejects of failures.values()) for (const reject of rejects) reject(error);
-    }
-  }
-}
+import type { Sql } from '../../db/client.js';
+import type { AttemptStatus } from '../../db/schema/webhooks.js';
+import { storableText } from '../../db/text.js';
+import { statusSql } from '../deliveries/status.js';
 
 export interface AttemptRecord {
   id: string;
