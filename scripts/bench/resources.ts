@@ -7,7 +7,8 @@ import type { Config } from '../../src/config/load.js';
 import type { Sql } from '../../src/db/client.js';
 import { createRedis } from '../../src/redis.js';
 import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
-import { CIRCUITS_KEY, FlowControl, linesKey } from '../../src/webhooks/flow/flow-control.js';
+import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
+import { CIRCUITS_KEY, linesKey } from '../../src/webhooks/flow/model.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 
 export class BenchResources {

@@ -4,7 +4,7 @@ import { allTopics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { createRedis } from '../../src/redis.js';
-import { linesKey } from '../../src/webhooks/flow/flow-control.js';
+import { linesKey } from '../../src/webhooks/flow/model.js';
 import { testConfig, uniqueSuffix } from './env.js';
 import { testLogger } from './logger.js';
 

@@ -7,7 +7,7 @@ import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/delivery/signing.js';
-import { linesKey } from '../../src/webhooks/flow/flow-control.js';
+import { linesKey } from '../../src/webhooks/flow/model.js';
 import { sweepLostDeliveries } from '../../src/webhooks/queue/sweeper.js';
 import { resealSecrets } from '../../src/webhooks/subscriptions/reseal-secrets.js';
 import { SecretBox } from '../../src/webhooks/subscriptions/secret-box.js';

@@ -1,5 +1,5 @@
 import type { AttemptStatus } from '../../db/schema/webhooks.js';
-import type { Verdict } from '../flow/flow-control.js';
+import type { Verdict } from '../flow/model.js';
 import { verdictOf } from '../flow/verdict.js';
 import { retryDelayMs } from '../queue/jobs.js';
 import type { SendOutcome } from './http-client.js';

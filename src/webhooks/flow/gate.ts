@@ -8,14 +8,8 @@ import { type Component, periodicComponent } from '../../platform/component.js';
 import type { WebhookMetrics } from '../metrics.js';
 import { DELIVER_JOB, deliverJobOf, deliverJobOptions } from '../queue/jobs.js';
 import type { ActiveSubscription } from '../subscriptions/subscription-index.js';
-import {
-  type Admission,
-  CIRCUITS_KEY,
-  type FlowControl,
-  type Parked,
-  type Release,
-  type Verdict,
-} from './flow-control.js';
+import type { FlowControl } from './flow-control.js';
+import { type Admission, CIRCUITS_KEY, type Parked, type Release, type Verdict } from './model.js';
 
 /** A parked job's fallback: it runs again by itself after this long if no release promotes it. */
 export const PARK_FALLBACK_MS = 5 * 60_000;

@@ -1,4 +1,4 @@
-import type { Verdict } from './flow-control.js';
+import type { Verdict } from './model.js';
 
 /** The outcome of an attempt as the breaker sees it. */
 export type AttemptResult =

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Sql } from '../../db/client.js';
 import { columnsOf } from '../../db/columns.js';
 import { webhookSubscriptions } from '../../db/schema/webhooks.js';
-import { type Circuit, circuitStates } from '../flow/flow-control.js';
+import { type Circuit, circuitStates } from '../flow/model.js';
 
 /** A subscription as stored: the drizzle table's row, the one declaration of its fields. */
 export type Subscription = typeof webhookSubscriptions.$inferSelect;
