@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
-// Four projects: `unit` (pure logic, no services), `integration` (the real local stack, run in
-// parallel files, each test making its own names), `chaos` (stops and restarts stack services, or
+// Five projects: `unit` (pure logic, no services), `service` (the domain verbs called without HTTP,
+// on the real PostgreSQL and Redis), `integration` (the real local stack, run in parallel files, each
+// test making its own names), `chaos` (stops and restarts stack services, or
 // measures under load, so it runs alone, after the others, one file at a time), and `isolation`, the
 // one test that compares latencies: `npm test` runs it first, on a machine nothing else loads yet
 // (after the fairness test or the integration files, the shared services were measurably slower for a
@@ -16,6 +17,15 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'service',
+          include: ['test/service/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
         },
       },
       {

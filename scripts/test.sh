@@ -25,8 +25,8 @@ status=0
 log "isolation test (latency beside bad receivers, on a machine nothing else loads yet)"
 npx --no-install vitest run --project isolation \
   --reporter=default --reporter=json --outputFile.json="$results/isolation.json" || status=$?
-log "unit and integration tests"
-npx --no-install vitest run --project unit --project integration \
+log "unit, service and integration tests"
+npx --no-install vitest run --project unit --project service --project integration \
   --reporter=default --reporter=json --outputFile.json="$results/main.json" || status=$?
 if [ $status -eq 0 ]; then
   log "chaos tests (stop and restart stack services)"
