@@ -4,7 +4,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { generatedFiles, rootUrl, staleFiles } from './generated.js';
 
-const files = generatedFiles();
+const files = await generatedFiles();
 const { changed, orphans } = staleFiles(files);
 if (process.argv.includes('--check')) {
   for (const path of [...changed, ...orphans]) console.error(`not current: ${path}`);

@@ -4,7 +4,7 @@ import type { ClickHouseClient } from '../clickhouse/client.js';
 import type { Sql } from '../db/client.js';
 import { securityAlertKinds } from '../events/catalog.js';
 import { buildEvent, systemActor, systemMeta } from '../events/envelope.js';
-import { enqueueEventsSql } from '../events/outbox.js';
+import { enqueueEvents } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
 import { zeroed } from '../metrics/labels.js';
 import { metricNames } from '../metrics/names.js';
@@ -79,7 +79,7 @@ export function createDetector(options: DetectorOptions) {
         evidence: { ...finding.evidence, window_seconds: options.windowSeconds },
       },
     });
-    await options.sql.begin((tx) => enqueueEventsSql(tx as unknown as Sql, [event]));
+    await options.sql.begin((tx) => enqueueEvents(tx as unknown as Sql, [event]));
     alerts.inc({ kind: finding.kind });
     options.logger.warn(
       { kind: finding.kind, email: finding.email, evidence: finding.evidence },

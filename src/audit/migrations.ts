@@ -53,23 +53,7 @@ async function occurredAtInUtc(client: ClickHouseClient, db: string, logger: Log
   if (column?.type !== "DateTime('UTC')") {
     await client.command({ query: `DROP TABLE IF EXISTS ${copy}` });
     await client.command({
-      query: `CREATE TABLE ${copy} (
-        event_id String,
-        type String,
-        occurred_at DateTime('UTC'),
-        occurred_ms UInt64,
-        user_id String,
-        actor_type String,
-        actor_id String,
-        email String,
-        ip String,
-        user_agent String,
-        request_id String,
-        data String,
-        inserted_ms UInt64
-      ) ENGINE = ReplacingMergeTree(inserted_ms)
-      PARTITION BY toYYYYMM(occurred_at)
-      ORDER BY (user_id, occurred_at, event_id)`,
+      query: auditEventsTable(copy, "DateTime('UTC')"),
     });
     // Ten minutes of margin for the clocks of other workers' hosts.
     catchUpFrom = Date.now() - 600_000;
@@ -92,15 +76,15 @@ async function occurredAtInUtc(client: ClickHouseClient, db: string, logger: Log
   }
 }
 
-export const auditMigrations: ClickHouseMigration[] = [
-  {
-    version: 1,
-    name: 'audit_events',
-    apply: statements(
-      (db) => `CREATE TABLE IF NOT EXISTS ${db}.audit_events (
+/**
+ * The audit table's statement: version 1 made `occurred_at` a DateTime in the server's zone, version 2
+ * remakes the table with DateTime('UTC'); everything else is the same.
+ */
+function auditEventsTable(name: string, occurredAt: string): string {
+  return `CREATE TABLE ${name} (
         event_id String,
         type String,
-        occurred_at DateTime,
+        occurred_at ${occurredAt},
         occurred_ms UInt64,
         user_id String,
         actor_type String,
@@ -113,8 +97,14 @@ export const auditMigrations: ClickHouseMigration[] = [
         inserted_ms UInt64
       ) ENGINE = ReplacingMergeTree(inserted_ms)
       PARTITION BY toYYYYMM(occurred_at)
-      ORDER BY (user_id, occurred_at, event_id)`,
-    ),
+      ORDER BY (user_id, occurred_at, event_id)`;
+}
+
+export const auditMigrations: ClickHouseMigration[] = [
+  {
+    version: 1,
+    name: 'audit_events',
+    apply: statements((db) => auditEventsTable(`IF NOT EXISTS ${db}.audit_events`, 'DateTime')),
   },
   { version: 2, name: 'audit_events_occurred_at_utc', apply: occurredAtInUtc },
 ];

@@ -6,7 +6,7 @@ import { messageKeyOf } from './envelope.js';
 
 export const OUTBOX_CHANNEL = 'hookline_outbox';
 
-/** The outbox row of an event (both writers below use it). */
+/** The outbox row of an event. */
 const outboxRow = (event: Envelope) => ({
   id: event.id,
   topic: eventCatalog[event.type].topic,
@@ -17,18 +17,21 @@ const outboxRow = (event: Envelope) => ({
 
 /**
  * Writes events to the outbox inside the caller's transaction, so they commit (or roll back) with the
- * state change they describe, and wakes the relays (NOTIFY is delivered only on commit).
+ * state change they describe, and wakes the relays (NOTIFY is delivered only on commit). The one
+ * writer of the outbox, for either access style: a drizzle transaction, or postgres.js's (`sql.begin`)
+ * on the hot paths.
  */
-export async function enqueueEvents(tx: Transaction | Database, events: readonly Envelope[]): Promise<void> {
-  if (events.length === 0) return;
-  await tx.insert(outbox).values(events.map(outboxRow));
-  await tx.execute(sql`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`);
-}
-
-/** The same as `enqueueEvents`, for code that works with postgres.js directly (inside `sql.begin`). */
-export async function enqueueEventsSql(tx: Sql, events: readonly Envelope[]): Promise<void> {
+export async function enqueueEvents(
+  tx: Transaction | Database | Sql,
+  events: readonly Envelope[],
+): Promise<void> {
   if (events.length === 0) return;
   const rows = events.map(outboxRow);
+  if (typeof tx !== 'function') {
+    await tx.insert(outbox).values(rows);
+    await tx.execute(sql`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`);
+    return;
+  }
   await tx`
     INSERT INTO outbox (id, topic, message_key, event_type, payload)
     SELECT * FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.topic)}::text[],

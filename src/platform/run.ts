@@ -60,10 +60,7 @@ export async function runProcess(
       { ...dependencyChecks(deps), ...planned.checks },
       config.READINESS_TIMEOUT_MS,
     );
-    const app = newApp({ logger, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-    app.use(httpMetrics(deps.metrics));
-    registerHealthRoutes(app, { readiness, metrics: deps.metrics });
-    planned.routes?.(app);
+    const app = processApp(deps, readiness, planned);
     for (const component of planned.components) {
       await component.start();
       started.push(component);
@@ -80,6 +77,22 @@ export async function runProcess(
     await deps.close();
     throw error;
   }
+}
+
+/**
+ * The process's HTTP app: metrics of every request, health and readiness, then the plan's routes (the
+ * API's). The OpenAPI document is generated from the same app (src/api/document.ts).
+ */
+export function processApp(
+  deps: Pick<Dependencies, 'config' | 'logger' | 'metrics'>,
+  readiness: Readiness,
+  planned: Pick<ProcessPlan, 'routes'>,
+): App {
+  const app = newApp({ logger: deps.logger, bodyLimitBytes: deps.config.BODY_LIMIT_BYTES });
+  app.use(httpMetrics(deps.metrics));
+  registerHealthRoutes(app, { readiness, metrics: deps.metrics });
+  planned.routes?.(app);
+  return app;
 }
 
 /** Migrations applied (when MIGRATE_ON_START) and Kafka topics created, each retried for a minute. */

@@ -14,6 +14,22 @@ export interface SpawnedProcess {
   terminate: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
+/** `tsx workers/<entry>.ts` with the test's environment and `env`, its output (stdout and stderr) kept. */
+function startWorker(entry: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, output: () => output };
+}
+
 /**
  * Starts a real hookline process (`tsx workers/<entry>.ts`) on a free port and waits until it logs
  * "process ready". The process talks to the real local stack.
@@ -23,28 +39,17 @@ export async function spawnProcess(
   env: Record<string, string> = {},
   options: { readyTimeoutMs?: number } = {},
 ): Promise<SpawnedProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+  const { child, output: written } = startWorker(entry, { PORT: '0', LOG_LEVEL: 'info', ...env });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
 
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       // Never left behind: a process that did not get ready is stopped before the test fails.
       child.kill('SIGKILL');
-      reject(new Error(`${entry} not ready in time; output:\n${output}`));
+      reject(new Error(`${entry} not ready in time; output:\n${written()}`));
     }, options.readyTimeoutMs ?? 60_000);
     const onData = () => {
-      for (const line of output.split('\n')) {
+      for (const line of written().split('\n')) {
         if (!line.includes('"process ready"')) continue;
         clearTimeout(timer);
         resolve((JSON.parse(line) as { port: number }).port);
@@ -54,14 +59,14 @@ export async function spawnProcess(
     child.stdout?.on('data', onData);
     exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${entry} exited with ${code} before it was ready; output:\n${output}`));
+      reject(new Error(`${entry} exited with ${code} before it was ready; output:\n${written()}`));
     });
   });
 
   return {
     child,
     baseUrl: `http://127.0.0.1:${port}`,
-    output: () => output,
+    output: written,
     terminate: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
@@ -71,20 +76,9 @@ export async function spawnProcess(
 
 /** Runs a process that is expected to exit by itself; resolves with its exit code and output. */
 export async function runToExit(entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${entry}.ts`], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+  const { child, output } = startWorker(entry, env);
   const [code] = await once(child, 'exit');
-  return { code: code as number | null, output };
+  return { code: code as number | null, output: output() };
 }
 
 /** Polls `check` until it returns true or the time runs out. */

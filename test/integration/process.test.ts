@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runToExit, type SpawnedProcess, spawnProcess } from '../helpers/process.js';
@@ -42,6 +43,10 @@ describe('the API process', () => {
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
+    // The committed copy (`npm run generate`, built without services) is the document the API serves.
+    expect(document).toEqual(
+      JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')),
+    );
   });
 
   it('serves an interactive API reference at /docs', async () => {

@@ -2,7 +2,7 @@ import { type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Sql } from '../../db/client.js';
 import { buildSystemEvent } from '../../events/envelope.js';
-import { enqueueEventsSql } from '../../events/outbox.js';
+import { enqueueEvents } from '../../events/outbox.js';
 import type { Logger } from '../../logger.js';
 import type { Component } from '../../platform/component.js';
 import type { FlowGate } from '../flow/gate.js';
@@ -128,7 +128,7 @@ export class DeliveryWorker implements Component {
         failing_since: sub.failingSince?.toISOString() ?? null,
       }),
     );
-    await enqueueEventsSql(tx, events);
+    await enqueueEvents(tx, events);
     await notifySubscriptionsChanged(tx);
     for (const sub of disabled) this.options.metrics.subscriptionsDisabled.inc({ reason: sub.reason });
     this.options.logger.warn({ subscriptions: disabled }, 'disabled webhook subscriptions');

@@ -2,7 +2,7 @@ import { Job as BullJob, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Sql } from '../../db/client.js';
 import { buildSystemEvent } from '../../events/envelope.js';
-import { enqueueEventsSql } from '../../events/outbox.js';
+import { enqueueEvents } from '../../events/outbox.js';
 import type { Logger } from '../../logger.js';
 import { type Component, periodicComponent } from '../../platform/component.js';
 import type { WebhookMetrics } from '../metrics.js';
@@ -99,7 +99,7 @@ export class FlowGate {
     );
     if (release.transition === 'opened') {
       await redis.zadd(CIRCUITS_KEY, Date.now(), sub.id);
-      await enqueueEventsSql(sql, [
+      await enqueueEvents(sql, [
         buildSystemEvent('webhook.subscription.circuit_opened', {
           subscription_id: sub.id,
           url: sub.url,
@@ -110,7 +110,7 @@ export class FlowGate {
     } else if (release.transition === 'closed') {
       const openedAt = await redis.zscore(CIRCUITS_KEY, sub.id);
       await redis.zrem(CIRCUITS_KEY, sub.id);
-      await enqueueEventsSql(sql, [
+      await enqueueEvents(sql, [
         buildSystemEvent('webhook.subscription.circuit_closed', {
           subscription_id: sub.id,
           url: sub.url,
