@@ -2,14 +2,17 @@ import type { Message } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { z } from 'zod';
 import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.js';
 import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
+import type { PublicDelivery, PublicDeliveryDetail } from '../../src/webhooks/deliveries/schema.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/delivery/signing.js';
 import { linesKey } from '../../src/webhooks/flow/model.js';
 import { sweepLostDeliveries } from '../../src/webhooks/queue/sweeper.js';
 import { resealSecrets } from '../../src/webhooks/subscriptions/reseal-secrets.js';
+import type { PublicSubscriptionWithSecret } from '../../src/webhooks/subscriptions/schema.js';
 import { SecretBox } from '../../src/webhooks/subscriptions/secret-box.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import {
@@ -90,12 +93,8 @@ afterAll(async () => {
   await kafkaAdmin.disconnect();
 });
 
-interface Subscription {
-  id: string;
-  secret: string;
-  enabled: boolean;
-  disabled_reason: string | null;
-}
+/** A subscription as the API answers it when made (its one public schema). */
+type Subscription = z.infer<typeof PublicSubscriptionWithSecret>;
 
 /** A delivery of a stored webhook.test event whose attempt was due 10 minutes ago, with no job. */
 const insertOverdue = (subscriptionId: string, deliveryId?: string) =>
@@ -160,23 +159,15 @@ async function subscribe(url: string, eventTypes: string[], extra: Record<string
   return answer.body;
 }
 
-type Delivery = {
-  id: string;
-  status: string;
-  attempts: number;
-  attempt_log: {
-    number: number;
-    status_code: number | null;
-    error_kind: string | null;
-    started_at: string;
-    response_excerpt: string | null;
-  }[];
-};
+/** A delivery with its attempts as the API answers it (its one public schema). */
+type Delivery = z.infer<typeof PublicDeliveryDetail>;
 
 async function deliveriesOf(subscriptionId: string) {
-  const answer = await admin.client.call<{
-    items: { id: string; event_id: string; status: string; event_type: string }[];
-  }>('GET', `/v1/webhooks/deliveries?subscription_id=${subscriptionId}&limit=200`, { token: admin.token });
+  const answer = await admin.client.call<{ items: z.infer<typeof PublicDelivery>[] }>(
+    'GET',
+    `/v1/webhooks/deliveries?subscription_id=${subscriptionId}&limit=200`,
+    { token: admin.token },
+  );
   return answer.body.items;
 }
 
