@@ -8,17 +8,23 @@ import * as schema from './schema/index.js';
  * strings, json parameters are not serialised); the raw pool keeps postgres.js's own behaviour
  * (Date objects, `sql.json`), so code using it can trust its types.
  */
-export function createDatabase(options: { url: string; poolSize: number; applicationName: string }) {
-  const connect = () =>
+export function createDatabase(options: {
+  url: string;
+  poolSize: number;
+  applicationName: string;
+  /** Settings of every session of the raw pool (sent at connection start), e.g. `enable_seqscan`. */
+  settings?: Record<string, string>;
+}) {
+  const connect = (settings: Record<string, string>) =>
     postgres(options.url, {
       max: options.poolSize,
       idle_timeout: 30,
       connect_timeout: 5,
-      connection: { application_name: options.applicationName },
+      connection: { application_name: options.applicationName, ...settings },
       onnotice: () => {},
     });
-  const sql = connect();
-  const drizzleClient = connect();
+  const sql = connect(options.settings ?? {});
+  const drizzleClient = connect({});
   const db = drizzle(drizzleClient, { schema, casing: 'snake_case' });
   const end = async (opts?: { timeout?: number }) => {
     await Promise.all([sql.end(opts), drizzleClient.end(opts)]);

@@ -29,6 +29,15 @@ export interface Dependencies {
   close(): Promise<void>;
 }
 
+/**
+ * The processes whose raw SQL is the delivery hot path (fan-out, loading and recording attempts): on
+ * tables that grow from empty, stale statistics or a plan cached while a table was empty (after a
+ * purge and its vacuum, the planner picked a sequential scan for the delivery loader) would scan a
+ * whole table per statement. Their sessions start with sequential scans off, so every statement uses
+ * its index without a `SET LOCAL` (and a transaction) of its own.
+ */
+const HOT_PATH_PROCESSES = new Set<ProcessName>(['fanout', 'delivery', 'all']);
+
 export function createDependencies(config: Config, logger: Logger, process: ProcessName): Dependencies {
   const metrics = createMetrics({ process });
   const {
@@ -39,6 +48,7 @@ export function createDependencies(config: Config, logger: Logger, process: Proc
     url: config.DATABASE_URL,
     poolSize: config.DATABASE_POOL_SIZE,
     applicationName: `hookline-${process}`,
+    settings: HOT_PATH_PROCESSES.has(process) ? { enable_seqscan: 'off' } : {},
   });
   const redis = createRedis(config.REDIS_URL, 'command', process);
   const probeRedis = createRedis(config.REDIS_URL, 'probe', `${process}:probe`);

@@ -36,28 +36,21 @@ export class DeliveryLoader {
     this.failures = new Map();
     this.timer = undefined;
     try {
-      // Hot path on a table that grows from empty, as the fan-out's and the recorder's statements:
-      // never let stale statistics, or a plan cached while the table was empty (after a purge and
-      // its vacuum, the planner picks a sequential scan here), scan the whole table per load.
-      const rows = await this.sql.begin(async (tx) => {
-        const [, found] = await Promise.all([
-          tx`SET LOCAL enable_seqscan = off`,
-          tx<
-            {
-              id: string;
-              status: Delivery['status'];
-              generation: number;
-              attempts: number;
-              subscription_id: string;
-              payload: Envelope;
-            }[]
-          >`
-            SELECT d.id, d.status, d.generation, d.attempts, d.subscription_id, e.payload
-            FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-            WHERE d.id = ANY(${[...queued.keys()]}::uuid[])`,
-        ]);
-        return found;
-      });
+      // One statement by primary key (the process's sessions never scan a whole table: see
+      // HOT_PATH_PROCESSES in src/platform/dependencies.ts).
+      const rows = await this.sql<
+        {
+          id: string;
+          status: Delivery['status'];
+          generation: number;
+          attempts: number;
+          subscription_id: string;
+          payload: Envelope;
+        }[]
+      >`
+        SELECT d.id, d.status, d.generation, d.attempts, d.subscription_id, e.payload
+        FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+        WHERE d.id = ANY(${[...queued.keys()]}::uuid[])`;
       const byId = new Map(rows.map((row) => [row.id, row]));
       for (const [id, resolvers] of queued) {
         const row = byId.get(id);

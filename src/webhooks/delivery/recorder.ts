@@ -147,8 +147,6 @@ export class DeliveryRecorder {
       // Every statement goes out at once (pipelined, run in order): none needs another's result.
       // (postgres.js sends a query when it is awaited: Promise.all sends them in this array's order)
       const results = await Promise.all([
-        // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
-        sql`SET LOCAL enable_seqscan = off`,
         ...attemptStatements(sql, records),
         ...healthStatements(sql, health),
         ...disableStatements(sql, health, this.options.disableAfterSeconds),

@@ -43,9 +43,8 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
   if (pairs.length === 0) return 0;
 
   const { created, jobs } = await deps.sql.begin(async (tx) => {
-    // Hot path on tables that grow from empty: never let stale statistics pick a sequential scan.
-    // The three statements are pipelined (sent together, run in order; see Promise.all below).
-    const noSeqScan = tx`SET LOCAL enable_seqscan = off`;
+    // The two statements are pipelined (sent together, run in order; see Promise.all below). The
+    // process's sessions never scan a whole table (HOT_PATH_PROCESSES, src/platform/dependencies.ts).
     const payloads = tx`
       INSERT INTO webhook_events (id, type, occurred_at, payload)
       SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
@@ -70,7 +69,7 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
       ON CONFLICT (event_id, subscription_id) DO UPDATE SET event_id = EXCLUDED.event_id
       RETURNING id, generation, status, attempts, subscription_id, (xmax = 0) AS inserted`;
     // postgres.js sends a query when it is awaited: in this array's order.
-    const [, , rows] = await Promise.all([noSeqScan, payloads, deliveries]);
+    const [, rows] = await Promise.all([payloads, deliveries]);
     return {
       created: rows.filter((row) => row.inserted).length,
       // Jobs for every delivery never attempted: new ones, and those whose jobs a crash may have lost.
