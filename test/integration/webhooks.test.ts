@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import type { Message } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
@@ -7,6 +8,7 @@ import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.
 import { allTopics, topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
+import { createRedis } from '../../src/redis.js';
 import type { PublicDelivery, PublicDeliveryDetail } from '../../src/webhooks/deliveries/schema.js';
 import { newSigningSecret, verifyWebhook } from '../../src/webhooks/delivery/signing.js';
 import { linesKey } from '../../src/webhooks/flow/model.js';
@@ -81,12 +83,15 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const id of subscriptions)
     await admin?.client.call('DELETE', `/v1/webhooks/subscriptions/${id}`, { token: admin.token });
-  if (platform) {
-    const { queue } = webhooks();
-    await queue.obliterate({ force: true });
-    await platform.running.deps.redis.del(linesKey(queue.name));
-  }
   await platform?.stop();
+  // Once the platform has stopped: a job it added on its way out would otherwise bring the queue back.
+  const leftover = new Queue(WEBHOOK_QUEUE, {
+    connection: createRedis(testConfig.REDIS_URL, 'queue', 'cleanup'),
+  });
+  await leftover.obliterate({ force: true });
+  const redis = await leftover.client;
+  await redis.del(linesKey(WEBHOOK_QUEUE));
+  await leftover.close();
   await recorder?.stop();
   for (const receiver of receivers) await receiver.close();
   await kafkaAdmin.deleteGroups([FANOUT_GROUP_ID]).catch(() => {});

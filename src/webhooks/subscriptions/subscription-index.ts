@@ -39,6 +39,8 @@ export class SubscriptionIndex implements Component {
   private pending: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private loading: Promise<void> | undefined;
+  /** The load that follows the running one, for the calls made while it runs. */
+  private next: Promise<void> | undefined;
 
   constructor(
     private readonly sql: Sql,
@@ -107,9 +109,23 @@ export class SubscriptionIndex implements Component {
     }, 20);
   }
 
-  /** Loads every subscription now (concurrent callers share one load). */
+  /**
+   * Loads every subscription; resolves once a load that started after this call has ended. A call
+   * made while a load runs waits for the next one (calls made meanwhile share it): the running load
+   * may have read the table before the change that prompted the call was committed.
+   */
   reload(): Promise<void> {
-    this.loading ??= (async () => {
+    if (this.loading) {
+      // After the running load, whether it succeeded or not (its own callers get its error).
+      this.next ??= this.loading
+        .catch(() => {})
+        .then(() => {
+          this.next = undefined;
+          return this.reload();
+        });
+      return this.next;
+    }
+    this.loading = (async () => {
       try {
         const rows = await this.sql<Subscription[]>`
           SELECT ${subscriptionColumns(this.sql)} FROM webhook_subscriptions`;
