@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { adminSession, TEST_ADMIN_PASSWORD, uniqueEmail } from '../helpers/api.js';
 import { uniqueSuffix } from '../helpers/env.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
-import { startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { indexed, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { produceProfileEvents } from '../helpers/produce.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
@@ -45,7 +45,7 @@ describe('delivery workers killed', () => {
       body: { url: receiver.url, event_types: ['user.profile.updated'] },
     });
     cleanup = () => client.call('DELETE', `/v1/webhooks/subscriptions/${sub.body.id}`, { token });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await indexed(platform, sub.body.id);
 
     const env = {
       ...pipeline.env,
@@ -58,15 +58,18 @@ describe('delivery workers killed', () => {
     const events = await produceProfileEvents(total, marker);
 
     for (let kill = 0; kill < 5; kill++) {
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Killed part-way through: once this process has delivered some hundreds more.
+      const before = seen.size;
+      await vi.waitFor(() => expect(seen.size).toBeGreaterThan(before + 300), {
+        timeout: 60_000,
+        interval: 10,
+      });
       worker.child.kill('SIGKILL');
       await worker.terminate();
       worker = await spawnProcess('delivery', env);
     }
 
-    const deadline = Date.now() + 120_000;
-    while (seen.size < total && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 250));
+    await expect.poll(() => seen.size, { timeout: 120_000, interval: 250 }).toBe(total);
     const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
     console.log(
       `delivery workers killed 5 times: ${seen.size} of ${total} delivered, ${duplicates} duplicate deliveries`,

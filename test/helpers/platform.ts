@@ -1,3 +1,4 @@
+import { vi } from 'vitest';
 import type { Dependencies } from '../../src/platform/dependencies.js';
 import {
   apiPlan,
@@ -25,6 +26,24 @@ export interface TestPlatform {
  * fan-out consumer group and the delivery queue, as separate processes of one install would), so the
  * files that do are the webhooks file of `integration` and those of `chaos`, which runs alone.
  */
+/**
+ * Waits until the platform's subscription index holds the subscription: every process's index
+ * follows changes through NOTIFY, so a subscription made through the API reaches it shortly after.
+ */
+export async function indexed(
+  platform: TestPlatform,
+  subscriptionId: string,
+  timeout = 5_000,
+): Promise<void> {
+  await vi.waitFor(
+    () => {
+      if (!platform.running.plan.services?.webhooks?.index.get(subscriptionId))
+        throw new Error(`subscription ${subscriptionId} is not in the platform's index yet`);
+    },
+    { timeout, interval: 20 },
+  );
+}
+
 export async function startPlatform(
   env: Record<string, string> = {},
   options: { webhooks?: boolean | 'fanout-only'; audit?: boolean } = {},
