@@ -57,9 +57,21 @@ describe('a subscription whose deliveries keep failing', () => {
     );
     expect(after.body.enabled).toBe(false);
     expect(after.body.disabled_reason).toMatch(/failed for 2 seconds without a success/);
-    // Fewer than the 6 attempts of the schedule reached the receiver: the rest were not sent. (A fixed
-    // wait: that nothing more arrives is shown by waiting past when the next attempt would have come.)
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Fewer than the 6 attempts of the schedule reached the receiver: the rest were not sent. Once the
+    // delivery is dead (its next attempt found the subscription disabled), no attempt can follow.
+    await expect
+      .poll(
+        async () =>
+          (
+            await client.call<{ items: { status: string }[] }>(
+              'GET',
+              `/v1/webhooks/deliveries?subscription_id=${sub.body.id}`,
+              { token },
+            )
+          ).body.items.map((delivery) => delivery.status),
+        { timeout: 20_000, interval: 200 },
+      )
+      .toEqual(['dead']);
     expect(receiver.requests.length).toBeLessThan(6);
     await client.call('DELETE', `/v1/webhooks/subscriptions/${sub.body.id}`, { token });
   }, 60_000);

@@ -200,7 +200,7 @@ describe('fan-out and signed delivery', () => {
     const matching = await receiver();
     const other = await receiver();
     const sub = await subscribe(matching.url, ['user.registered']);
-    await subscribe(other.url, ['user.role.changed']);
+    const otherSub = await subscribe(other.url, ['user.role.changed']);
     const user = await signedUpUser(platform.baseUrl, 'hooked');
 
     const [request] = await matching.waitFor(1, 20_000, (r) => r.body.includes(user.email));
@@ -229,8 +229,10 @@ describe('fan-out and signed delivery', () => {
     );
     expect(request?.headers['webhook-id']).toBe(event?.envelope.id);
 
-    // A fixed wait: proving that nothing arrives needs waiting a fixed time.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The fan-out makes every delivery of an event in one transaction, which has committed since the
+    // matching one was sent: the other subscription has no delivery of it, so nothing can reach it.
+    const toOther = await deliveriesOf(otherSub.id);
+    expect(toOther.filter((d) => d.event_id === event?.envelope.id)).toEqual([]);
     expect(other.requests.filter((r) => r.body.includes(user.email))).toEqual([]);
   });
 
@@ -481,8 +483,11 @@ describe('lost jobs', () => {
     expect(requeued).toBe(1);
     const [request] = await target.waitFor(1);
     expect(request?.headers['webhook-id']).toBe(lost.eventId);
-    // A fixed wait: proving that the live one is not sent needs waiting a fixed time.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The live one was left as it was: its job is still delayed by an hour, under the same generation.
+    expect(await queue.getJobState(queued.deliveryId)).toBe('delayed');
+    const [row] = await sql<{ generation: number }[]>`
+      SELECT generation FROM webhook_deliveries WHERE id = ${queued.deliveryId}`;
+    expect(row?.generation).toBe(0);
     expect(target.requests).toHaveLength(1);
     await queue.remove(queued.deliveryId);
   });
