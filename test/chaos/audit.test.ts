@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
 import {
   apiClient,
@@ -52,19 +52,29 @@ afterAll(async () => {
   await pipeline?.remove();
 });
 
+/**
+ * How many rows and distinct events ClickHouse holds for these users: once it holds at least
+ * `expected` events, or when the time is up.
+ */
 async function storedOnce(userIds: string[], expected: number, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await clickhouse.query({
-      query: `SELECT count() AS rows, uniqExact(event_id) AS events FROM hookline.audit_events FINAL
-        WHERE user_id IN (${userIds.map((id) => `'${id}'`).join(',')})`,
-      format: 'JSONEachRow',
-    });
-    const [row] = await result.json<{ rows: string; events: string }>();
-    const counts = { rows: Number(row?.rows ?? 0), events: Number(row?.events ?? 0) };
-    if (counts.events >= expected || Date.now() > deadline) return counts;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  let counts = { rows: 0, events: 0 };
+  await vi
+    .waitFor(
+      async () => {
+        const result = await clickhouse.query({
+          query: `SELECT count() AS rows, uniqExact(event_id) AS events FROM hookline.audit_events FINAL
+            WHERE user_id IN (${userIds.map((id) => `'${id}'`).join(',')})`,
+          format: 'JSONEachRow',
+        });
+        const [row] = await result.json<{ rows: string; events: string }>();
+        counts = { rows: Number(row?.rows ?? 0), events: Number(row?.events ?? 0) };
+        expect(counts.events).toBeGreaterThanOrEqual(expected);
+      },
+      { timeout: timeoutMs, interval: 250 },
+    )
+    // The caller asserts the counts (rows and events), whatever they are when the time is up.
+    .catch(() => {});
+  return counts;
 }
 
 async function register(count: number, label: string) {
