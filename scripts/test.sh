@@ -14,6 +14,8 @@ apt_install kcat docker-compose
 pip_install schemathesis chdb
 ensure_node_deps
 bash scripts/stack.sh up
+log "database migrations (the first test to run may be the first to use the database)"
+npx --no-install tsx scripts/migrate.ts
 
 log "lint and format (biome)"
 npx --no-install biome check .
