@@ -29,15 +29,14 @@ const neverCalled: unknown = new Proxy(() => {}, {
 export async function apiDocument(): Promise<string> {
   const config = loadConfig('api', { JWT_SECRET: 'document-only-document-only-document-only' });
   const logger = createLogger({ level: 'silent', process: 'api' });
-  const deps = { config, logger, metrics: createMetrics({ process: 'api' }) };
-  const services = neverCalled as Dependencies;
+  const made = { config, logger, metrics: createMetrics({ process: 'api' }) };
+  // What the document needs is real (config, logger, metrics); every other dependency a stand-in.
+  const deps = new Proxy(made, {
+    get: (target, key) => (key in target ? target[key as keyof typeof made] : neverCalled),
+  }) as unknown as Dependencies;
   const app = processApp(deps, new Readiness({}, 1_000), {
     routes: (routes) =>
-      registerApiRoutes(
-        routes,
-        { ...services, ...deps, clickhouse: neverCalled as Dependencies['clickhouse'] },
-        { auth: createAuthDeps({ ...services, ...deps }), webhooks: neverCalled as WebhookDeps },
-      ),
+      registerApiRoutes(routes, deps, { auth: createAuthDeps(deps), webhooks: neverCalled as WebhookDeps }),
   });
   const response = await app.request('/openapi.json');
   return `${JSON.stringify(await response.json(), null, 2)}\n`;

@@ -26,6 +26,13 @@ export interface TestPlatform {
  * fan-out consumer group and the delivery queue, as separate processes of one install would), so the
  * files that do are the webhooks file of `integration` and those of `chaos`, which runs alone.
  */
+/** The platform's webhook services (its queue, index, flow control), as its plans were built with. */
+export function webhooksOf(platform: TestPlatform) {
+  const built = platform.running.plan.services?.webhooks;
+  if (!built) throw new Error('the platform runs no webhook services');
+  return built;
+}
+
 /**
  * Waits until the platform's subscription index holds the subscription: every process's index
  * follows changes through NOTIFY, so a subscription made through the API reaches it shortly after.
@@ -37,7 +44,7 @@ export async function indexed(
 ): Promise<void> {
   await vi.waitFor(
     () => {
-      if (!platform.running.plan.services?.webhooks?.index.get(subscriptionId))
+      if (!webhooksOf(platform).index.get(subscriptionId))
         throw new Error(`subscription ${subscriptionId} is not in the platform's index yet`);
     },
     { timeout, interval: 20 },

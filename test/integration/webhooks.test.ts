@@ -31,7 +31,7 @@ import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { type EventRecorder, recordEvents, TEST_GARBAGE_HEADER } from '../helpers/events.js';
 import { testLogger } from '../helpers/logger.js';
 import { scrape } from '../helpers/metrics.js';
-import { startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startPlatform, type TestPlatform, webhooksOf } from '../helpers/platform.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
 const ADMIN_EMAIL = uniqueEmail('hooks-admin');
@@ -137,12 +137,7 @@ async function receiver(...args: Parameters<typeof startReceiver>) {
 }
 
 /** The platform's in-memory subscription index (fan-out and delivery share it). */
-/** The platform's webhook services (its queue, index, flow control), as its plans were built with. */
-function webhooks() {
-  const built = platform.running.plan.services?.webhooks;
-  if (!built) throw new Error('the platform runs no webhook services');
-  return built;
-}
+const webhooks = () => webhooksOf(platform);
 const subscriptionIndex = () => webhooks().index;
 
 /** Waits until the platform's subscription index holds these signing secrets of the subscription. */

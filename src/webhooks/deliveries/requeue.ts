@@ -3,6 +3,7 @@ import type { Sql } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { FlowControl } from '../flow/flow-control.js';
 import { requeueDeliveries } from '../queue/enqueue.js';
+import { findSubscription } from '../subscriptions/store.js';
 import { getDelivery } from './read.js';
 import { statusSql } from './status.js';
 
@@ -31,8 +32,7 @@ export async function recoverDeliveries(
   subscriptionId: string,
   window: { since: string; until?: string | undefined },
 ) {
-  const [exists] = await deps.sql`SELECT 1 FROM webhook_subscriptions WHERE id = ${subscriptionId}`;
-  if (!exists) throw new AppError('not_found', 'No such subscription.');
+  await findSubscription(deps.sql, subscriptionId);
   const sql = deps.sql;
   const recovered = await requeue(
     deps,

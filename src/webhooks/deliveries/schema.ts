@@ -1,5 +1,4 @@
 import { z } from '@hono/zod-openapi';
-import type { Sql } from '../../db/client.js';
 import { columnsOf } from '../../db/columns.js';
 import { type DeliveryStatus, webhookAttempts, webhookDeliveries } from '../../db/schema/webhooks.js';
 
@@ -9,8 +8,8 @@ export type Delivery = typeof webhookDeliveries.$inferSelect;
 export type Attempt = typeof webhookAttempts.$inferSelect;
 
 /** Every column of webhook_deliveries for a raw SELECT or RETURNING, named as `Delivery`'s. */
-export const deliveryColumns = (sql: Sql) => columnsOf(sql, webhookDeliveries);
-export const attemptColumns = (sql: Sql) => columnsOf(sql, webhookAttempts);
+export const deliveryColumns = columnsOf(webhookDeliveries);
+export const attemptColumns = columnsOf(webhookAttempts);
 
 /**
  * The statuses as the API names them: `retrying` is stored as such and shown as `failed-retrying`, the

@@ -1,5 +1,4 @@
 import { z } from '@hono/zod-openapi';
-import type { Sql } from '../../db/client.js';
 import { columnsOf } from '../../db/columns.js';
 import { webhookSubscriptions } from '../../db/schema/webhooks.js';
 import { type Circuit, circuitStates } from '../flow/model.js';
@@ -8,7 +7,7 @@ import { type Circuit, circuitStates } from '../flow/model.js';
 export type Subscription = typeof webhookSubscriptions.$inferSelect;
 
 /** Every column of webhook_subscriptions for a raw SELECT or RETURNING, named as `Subscription`'s. */
-export const subscriptionColumns = (sql: Sql) => columnsOf(sql, webhookSubscriptions);
+export const subscriptionColumns = columnsOf(webhookSubscriptions);
 
 /** A subscription with its circuit breaker as Redis has it: what the verbs answer. */
 export interface SubscriptionState {
