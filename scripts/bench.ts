@@ -180,8 +180,10 @@ const cleanup = () => {
   })();
   return cleaning;
 };
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
+// second signal must not end the process half-way through its clean-up.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
     say(`${signal}: cleaning up`);
     void cleanup().finally(() => process.exit(130));
   });

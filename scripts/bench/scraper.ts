@@ -21,10 +21,23 @@ export class Scraper {
   private running = true;
   private readonly timings = new Map<string, number[]>();
   private readonly last = new Map<string, string>();
+  private failure: unknown;
 
   constructor(private readonly targets: Record<string, string>) {}
 
+  /**
+   * Scrapes until `stop`. Never rejects: a failed scrape (a process stopped by an interrupted bench)
+   * ends the loop and is thrown by `stop`, so it cannot crash the bench before its clean-up.
+   */
   async run(): Promise<void> {
+    try {
+      await this.loop();
+    } catch (error) {
+      this.failure = error;
+    }
+  }
+
+  private async loop(): Promise<void> {
     while (this.running) {
       for (const [name, url] of Object.entries(this.targets)) {
         const started = performance.now();
@@ -59,6 +72,7 @@ export class Scraper {
   async stop(running: Promise<void>) {
     this.running = false;
     await running;
+    if (this.failure) throw this.failure;
     const round = (ms: number) => Number(ms.toFixed(2));
     return Object.fromEntries(
       Object.keys(this.targets).map((name) => {
