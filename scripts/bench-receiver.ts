@@ -10,13 +10,19 @@
 // With BENCH_RUN set, only the events of that bench run (their `data.changes.name.new`) count: the
 // ports are ephemeral, and a delivery meant for a process that held one before (another test's
 // receiver, its parked jobs coming back minutes later) is answered 200 and counted as `foreign` only.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type Answer, listen, type ReceivedRequest } from './lib/receiver.js';
 
 type Behaviour = 'ok' | 'hang' | 'slow' | 'fail';
 const behaviours = (process.env.BENCH_RECEIVER_BEHAVIOURS ?? 'ok').split(',').map((b) => b.trim());
 const slowMs = Number(process.env.BENCH_RECEIVER_SLOW_MS ?? 2_000);
 const run = process.env.BENCH_RUN;
+const answers: Record<Behaviour, Answer> = {
+  ok: { status: 200 },
+  fail: { status: 500 },
+  slow: { status: 200, delayMs: slowMs },
+  // unanswered until the client gives up (or this process ends)
+  hang: { never: true },
+};
 
 /** The event's time, or undefined when the delivery is not one of this bench run's. */
 function timestampOf(body: string): number | undefined {
@@ -32,71 +38,60 @@ function timestampOf(body: string): number | undefined {
   }
 }
 
-function receiver(behaviour: Behaviour): http.Server {
+/** What one receiver counts: each of this run's deliveries, and GET /stats to report them. */
+function figures(behaviour: Behaviour) {
   const latencies: number[] = [];
   const arrivals: number[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
   let foreign = 0;
 
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET') {
-      const query = new URL(req.url ?? '/', 'http://receiver').searchParams;
-      const sorted = [...latencies].sort((a, b) => a - b);
-      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          received: latencies.length,
-          distinct: seen.size,
-          duplicates,
-          foreign,
-          first_at: arrivals[0] ?? null,
-          last_at: arrivals.at(-1) ?? null,
-          p50: at(0.5),
-          p95: at(0.95),
-          p99: at(0.99),
-          max: sorted.at(-1) ?? 0,
-          // The slowest arrival of each second since the first (where the tail comes from).
-          max_by_second: maxBySecond(arrivals, latencies),
-          // Every latency, with ?raw=1 (to pool several measurements).
-          latencies: query.get('raw') === '1' ? latencies : undefined,
-          // And when each arrived (ms since the epoch), in the same order.
-          arrivals: query.get('raw') === '1' ? arrivals : undefined,
-        }),
-      );
-      if (query.get('reset') === '1') {
-        latencies.length = 0;
-        arrivals.length = 0;
-        seen.clear();
-        duplicates = 0;
-        foreign = 0;
-      }
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const now = Date.now();
-      const timestamp = timestampOf(Buffer.concat(chunks).toString('utf8'));
-      if (timestamp === undefined) {
-        foreign += 1;
-        res.writeHead(200).end();
-        return;
-      }
-      const id = String(req.headers['webhook-id']);
-      if (seen.has(id)) duplicates += 1;
-      seen.add(id);
-      latencies.push(now - timestamp);
-      arrivals.push(now);
-      if (behaviour === 'ok') res.writeHead(200).end();
-      else if (behaviour === 'fail') res.writeHead(500).end();
-      else if (behaviour === 'slow') setTimeout(() => res.writeHead(200).end(), slowMs);
-      // hang: the request stays unanswered until the client gives up (or this process ends)
+  const stats = (request: ReceivedRequest): Answer => {
+    const query = new URL(request.path, 'http://receiver').searchParams;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    const body = JSON.stringify({
+      received: latencies.length,
+      distinct: seen.size,
+      duplicates,
+      foreign,
+      first_at: arrivals[0] ?? null,
+      last_at: arrivals.at(-1) ?? null,
+      p50: at(0.5),
+      p95: at(0.95),
+      p99: at(0.99),
+      max: sorted.at(-1) ?? 0,
+      // The slowest arrival of each second since the first (where the tail comes from).
+      max_by_second: maxBySecond(arrivals, latencies),
+      // Every latency, with ?raw=1 (to pool several measurements).
+      latencies: query.get('raw') === '1' ? latencies : undefined,
+      // And when each arrived (ms since the epoch), in the same order.
+      arrivals: query.get('raw') === '1' ? arrivals : undefined,
     });
-  });
-  server.keepAliveTimeout = 60_000;
-  return server;
+    if (query.get('reset') === '1') {
+      latencies.length = 0;
+      arrivals.length = 0;
+      seen.clear();
+      duplicates = 0;
+      foreign = 0;
+    }
+    return { status: 200, headers: { 'content-type': 'application/json' }, body };
+  };
+
+  return (request: ReceivedRequest): Answer => {
+    if (request.method === 'GET') return stats(request);
+    const timestamp = timestampOf(request.body);
+    if (timestamp === undefined) {
+      foreign += 1;
+      return { status: 200 };
+    }
+    const id = String(request.headers['webhook-id']);
+    if (seen.has(id)) duplicates += 1;
+    seen.add(id);
+    latencies.push(request.at - timestamp);
+    arrivals.push(request.at);
+    return answers[behaviour];
+  };
 }
 
 function maxBySecond(arrivals: number[], latencies: number[]): number[] {
@@ -111,11 +106,12 @@ function maxBySecond(arrivals: number[], latencies: number[]): number[] {
 
 const ports: number[] = [];
 for (const behaviour of behaviours) {
-  if (!['ok', 'hang', 'slow', 'fail'].includes(behaviour)) throw new Error(`unknown behaviour ${behaviour}`);
-  const server = receiver(behaviour as Behaviour);
-  await new Promise<void>((resolve) =>
-    server.listen(behaviours.length === 1 ? Number(process.env.PORT ?? 0) : 0, '127.0.0.1', resolve),
-  );
-  ports.push((server.address() as AddressInfo).port);
+  if (!(behaviour in answers)) throw new Error(`unknown behaviour ${behaviour}`);
+  const receiver = await listen(figures(behaviour as Behaviour), {
+    port: behaviours.length === 1 ? Number(process.env.PORT ?? 0) : 0,
+    keepRequests: false,
+    keepAliveTimeoutMs: 60_000,
+  });
+  ports.push(receiver.port);
 }
 console.log(JSON.stringify({ port: ports[0], ports }));

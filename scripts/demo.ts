@@ -2,13 +2,12 @@
 // `user.*`; a user registers, signs in on two devices, revokes one session, fails a login and changes
 // their profile; the receiver prints each webhook it gets, verified; each action is also read back
 // from Kafka as an event.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config/load.js';
 import { allTopics } from '../src/events/topics.js';
 import { verifyWebhook } from '../src/index.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/logger.js';
+import { listen } from './lib/receiver.js';
 
 const config = loadConfig('all', process.env);
 const base = `http://127.0.0.1:${config.PORT}`;
@@ -58,33 +57,29 @@ const received: string[] = [];
 // running) are delivered too; they are counted, not printed.
 let demoUserId = '';
 let others = 0;
-const receiver = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
+const receiver = await listen(
+  (request) => {
     try {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const event = verifyWebhook(body, req.headers as Record<string, string>, secret) as {
+      const event = verifyWebhook(request.body, request.headers as Record<string, string>, secret) as {
         type: string;
         user_id: string | null;
         data: unknown;
       };
       if (!demoUserId || event.user_id !== demoUserId) {
         others += 1;
-        res.writeHead(204).end();
-        return;
+        return { status: 204 };
       }
       received.push(event.type);
       console.log(`\x1b[32m  ⇢ receiver: verified ${event.type} ${JSON.stringify(event.data)}\x1b[0m`);
-      res.writeHead(204).end();
+      return { status: 204 };
     } catch (error) {
       console.log(`  ⇢ receiver: rejected (${String(error)})`);
-      res.writeHead(400).end();
+      return { status: 400 };
     }
-  });
-});
-await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks`;
+  },
+  { keepRequests: false },
+);
+const receiverUrl = receiver.url;
 const subscription = await call(
   'POST',
   '/v1/webhooks/subscriptions',
@@ -100,13 +95,16 @@ const removeSubscription = () =>
   call('DELETE', `/v1/webhooks/subscriptions/${String(subscription.body.id)}`, undefined, adminToken);
 const cleanUp = async () => {
   await removeSubscription().catch(() => {});
-  receiver.close();
+  await receiver.close();
 };
-const stop = async (code: number) => {
-  await cleanUp();
-  process.exit(code);
+let stopping: Promise<void> | undefined;
+const stop = (code: number) => {
+  stopping ??= cleanUp().then(() => process.exit(code));
+  return stopping;
 };
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(130));
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
+// second signal must not end it before the subscription is removed.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(130));
 await new Promise((resolve) => setTimeout(resolve, 300));
 
 const email = `demo-${Date.now().toString(36)}@example.com`;

@@ -1,73 +1,33 @@
-// The bench's child processes: started with tsx, awaited until they print their ready line, and
-// stopped (SIGTERM, then SIGKILL after a grace period) newest first, each awaited until it has exited.
-// Their logs (stdout) are dropped, or written to BENCH_LOG_DIR/<script>-<pid>.log when it is set.
-// With BENCH_CPU_PROF_DIR set, each writes a CPU profile (.cpuprofile) there when it exits.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+// The bench's child processes (see scripts/lib/child-process.ts), stopped newest first.
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { startTsx, stopChild, type TsxChild } from '../lib/child-process.js';
 
 export type Started = { child: ChildProcess; line: string };
 
 export class Children {
-  private readonly running: ChildProcess[] = [];
+  private readonly running: TsxChild[] = [];
 
   /** Starts `node --import tsx <command>` and resolves with the first stdout line `ready` accepts. */
-  start(command: string[], env: Record<string, string>, ready: (line: string) => boolean): Promise<Started> {
-    // BENCH_CPU_PROF_DIR: each child writes a CPU profile there when it exits (node --cpu-prof).
-    const profile = process.env.BENCH_CPU_PROF_DIR;
-    const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-    const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...command], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    this.running.push(child);
-    return new Promise((resolve, reject) => {
-      let buffer = '';
-      const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start`)), 60_000);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        for (const line of buffer.split('\n')) {
-          if (ready(line)) {
-            clearTimeout(timer);
-            child.stdout?.removeAllListeners('data');
-            const logDir = process.env.BENCH_LOG_DIR;
-            if (logDir) {
-              mkdirSync(logDir, { recursive: true });
-              const file = createWriteStream(
-                `${logDir}/${basename(command[0] ?? 'child', '.ts')}-${child.pid}.log`,
-              );
-              file.write(buffer);
-              child.stdout?.pipe(file);
-            } else {
-              child.stdout?.resume();
-            }
-            resolve({ child, line });
-            return;
-          }
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${command.join(' ')} exited with ${code}`));
-      });
-    });
+  async start(
+    command: string[],
+    env: Record<string, string>,
+    ready: (line: string) => boolean,
+  ): Promise<Started> {
+    // Listed at once: a bench interrupted while a child starts stops that child too.
+    return startTsx(command, env, { ready, onSpawn: (started) => this.running.push(started) });
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves once it has exited. */
   async stop(child: ChildProcess, graceMs = 30_000): Promise<void> {
-    const index = this.running.indexOf(child);
-    if (index >= 0) this.running.splice(index, 1);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
+    const index = this.running.findIndex((running) => running.child === child);
+    const [running] = index >= 0 ? this.running.splice(index, 1) : [];
+    if (running) await stopChild(running, 'SIGTERM', graceMs);
   }
 
   /** Stops every child still running, the newest first (receivers of bad neighbours before workers). */
   async stopAll(): Promise<void> {
-    for (const child of [...this.running].reverse()) await this.stop(child);
+    for (const { child } of [...this.running].reverse()) await this.stop(child);
   }
 }
 

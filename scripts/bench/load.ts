@@ -1,7 +1,9 @@
-// The bench's events: `user.profile.updated` produced into Kafka, in bulk or at a steady rate.
+// The bench's and the tests' events: `user.profile.updated` produced into Kafka, in bulk or at a
+// steady rate.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
+import type { Envelope } from '../../src/events/catalog.js';
 import { buildEvent, messageKeyOf, systemMeta } from '../../src/events/envelope.js';
 import { topics } from '../../src/events/topics.js';
 
@@ -24,17 +26,22 @@ export function profileUpdate(from: string, to: string) {
   });
 }
 
+/** Sends events to the user-changes topic as the relay would (keyed by user, every replica acking). */
+export async function sendEvents(producer: Producer, events: readonly Envelope[]): Promise<void> {
+  await producer.send({
+    topic: topics.userChanges,
+    acks: -1,
+    messages: events.map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })),
+  });
+}
+
 export function loadOf(producer: Producer, run: string): Load {
   const produce = async (count: number) => {
     for (let startAt = 0; startAt < count; startAt += 1_000) {
       const events = Array.from({ length: Math.min(1_000, count - startAt) }, () =>
         profileUpdate('bench', run),
       );
-      await producer.send({
-        topic: topics.userChanges,
-        acks: -1,
-        messages: events.map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })),
-      });
+      await sendEvents(producer, events);
     }
   };
   const paced = async (rate: number, seconds: number) => {

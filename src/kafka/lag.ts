@@ -27,7 +27,7 @@ export function registerConsumerLag(deps: Dependencies, groups: readonly Consume
   deps.onClose(() => watched.admin.disconnect());
   // Read in the background (see `sampled`): a scrape never waits for the broker, and while Kafka is
   // away the last values stay until it answers again.
-  const lag = sampled(() => readLag(watched), { maxAgeMs: 5_000 });
+  const lag = sampled(() => readWatched(watched), { maxAgeMs: 5_000 });
   new Gauge({
     name: metricNames.kafkaConsumerLag,
     help: 'Messages of a topic partition not yet committed by the consumer group.',
@@ -41,23 +41,28 @@ export function registerConsumerLag(deps: Dependencies, groups: readonly Consume
   });
 }
 
-/** End offset minus committed offset of every partition of every watched group's topics. */
-async function readLag(watched: Watched) {
+/** The watched groups' lag, once the admin is connected (a failed connection is tried again next time). */
+async function readWatched(watched: Watched) {
   watched.connected ??= watched.admin.connect().catch((error: unknown) => {
     watched.connected = undefined;
     throw error;
   });
   await watched.connected;
+  return readLag(watched.admin, watched.groups);
+}
+
+/** End offset minus committed offset of every partition of every group's topics (admin connected). */
+export async function readLag(admin: Admin, groups: readonly ConsumerGroup[]) {
   const lags: { group: string; topic: string; partition: string; lag: number }[] = [];
   const ends = new Map(
     await Promise.all(
-      [...new Set(watched.groups.flatMap((g) => g.topics))].map(
-        async (topic) => [topic, await watched.admin.fetchTopicOffsets(topic)] as const,
+      [...new Set(groups.flatMap((g) => g.topics))].map(
+        async (topic) => [topic, await admin.fetchTopicOffsets(topic)] as const,
       ),
     ),
   );
-  for (const group of watched.groups) {
-    const committed = await watched.admin.fetchOffsets({ groupId: group.groupId, topics: [...group.topics] });
+  for (const group of groups) {
+    const committed = await admin.fetchOffsets({ groupId: group.groupId, topics: [...group.topics] });
     for (const { topic, partitions } of committed) {
       for (const end of ends.get(topic) ?? []) {
         const done = partitions.find((p) => p.partition === end.partition);

@@ -52,6 +52,7 @@ export const metricNames = {
   webhookSsrfRefusals: 'hookline_webhook_ssrf_refusals_total',
   webhookInvalidEvents: 'hookline_webhook_invalid_events_total',
   webhookQueueJobs: 'hookline_webhook_queue_jobs',
+  webhookIndexedSubscriptions: 'hookline_webhook_indexed_subscriptions',
   webhookCircuitsOpen: 'hookline_webhook_circuits_open',
   webhookSubscriptionCircuitState: 'hookline_webhook_subscription_circuit_state',
   webhookFailingDeliveries: 'hookline_webhook_failing_deliveries',

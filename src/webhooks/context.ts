@@ -5,7 +5,12 @@ import type { Logger } from '../logger.js';
 import type { Dependencies } from '../platform/dependencies.js';
 import { createRedis } from '../redis.js';
 import { FlowControl } from './flow/flow-control.js';
-import { createWebhookMetrics, registerQueueGauge, type WebhookMetrics } from './metrics.js';
+import {
+  createWebhookMetrics,
+  registerIndexGauge,
+  registerQueueGauge,
+  type WebhookMetrics,
+} from './metrics.js';
 import { SecretBox } from './subscriptions/secret-box.js';
 import type { SubscriptionDeps } from './subscriptions/store.js';
 import { SubscriptionIndex } from './subscriptions/subscription-index.js';
@@ -54,6 +59,8 @@ export function createWebhookDeps(deps: Dependencies): WebhookDeps {
     leaseMs: deps.config.WEBHOOK_TIMEOUT_MS + 5_000,
     queueName: deps.config.WEBHOOK_QUEUE,
   });
+  const index = new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets);
+  registerIndexGauge(deps.metrics.registry, index);
   const built: WebhookDeps = {
     sql: deps.sql,
     queue,
@@ -61,7 +68,7 @@ export function createWebhookDeps(deps: Dependencies): WebhookDeps {
     logger: deps.logger,
     metrics,
     secrets,
-    index: new SubscriptionIndex(deps.sql, deps.logger.child({ component: 'subscriptions' }), secrets),
+    index,
     // Its own connection; calls for one subscription made together share one script call.
     flow,
     subscriptions: {

@@ -151,6 +151,22 @@ export function registerQueueGauge(registry: Registry, queue: Queue): Gauge {
   });
 }
 
+/**
+ * `hookline_webhook_indexed_subscriptions`: the subscriptions a process's index holds, as of its
+ * last reload (each process follows changes through NOTIFY; one that differs from the table's count
+ * missed a change).
+ */
+export function registerIndexGauge(registry: Registry, index: { size: number }): Gauge {
+  return new Gauge({
+    name: metricNames.webhookIndexedSubscriptions,
+    help: 'Subscriptions held by the subscription index of this process, as of its last reload.',
+    registers: [registry],
+    collect() {
+      this.set(index.size);
+    },
+  });
+}
+
 /** The breaker's state as a gauge value. */
 export const circuitStateValue = { closed: 0, half_open: 1, open: 2 } as const;
 

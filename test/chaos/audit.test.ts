@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
+import { createDatabase } from '../../src/db/client.js';
+import { metricNames } from '../../src/metrics/names.js';
 import {
   apiClient,
   STRONG_PASSWORD,
@@ -13,6 +15,7 @@ import {
 } from '../helpers/api.js';
 import { testConfig } from '../helpers/env.js';
 import { type EventRecorder, recordEvents } from '../helpers/events.js';
+import { scrape } from '../helpers/metrics.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
@@ -29,6 +32,8 @@ const auditEnv = {
   AUDIT_WINDOW_SECONDS: '600',
 };
 const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
+const db = createDatabase({ url: testConfig.DATABASE_URL, poolSize: 1, applicationName: 'audit-chaos-test' });
+const startedAt = new Date();
 let platform: TestPlatform;
 let audit: SpawnedProcess | undefined;
 let recorder: EventRecorder;
@@ -49,6 +54,7 @@ afterAll(async () => {
   await platform?.stop();
   await recorder?.stop();
   await clickhouse.close();
+  await db.end({ timeout: 5 });
   await pipeline?.remove();
 });
 
@@ -77,6 +83,25 @@ async function storedOnce(userIds: string[], expected: number, timeoutMs = 60_00
   return counts;
 }
 
+/**
+ * Waits until every event written so far is stored and analysed: the relay has published every outbox
+ * row of this file's time, and the audit worker has committed (stored, then analysed) all of them.
+ */
+async function auditCaughtUp() {
+  await vi.waitFor(
+    async () => {
+      const [pending] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox
+        WHERE published_at IS NULL AND dead_at IS NULL AND created_at >= ${startedAt}`;
+      expect(pending?.n).toBe(0);
+      expect(await pipeline.lag('audit')).toBe(0);
+    },
+    { timeout: 60_000, interval: 100 },
+  );
+}
+
+/** A counter of the audit worker's /metrics. */
+const auditCounter = async (name: string) => (await scrape(audit?.baseUrl ?? '')).value(name);
+
 async function register(count: number, label: string) {
   const client = apiClient(platform.baseUrl);
   const ids: string[] = [];
@@ -102,7 +127,11 @@ describe('suspicious activity', () => {
         e.envelope.type === 'security.alert' && (e.envelope.data as { email: string }).email === victim.email,
       { timeoutMs: 30_000 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Every login of the burst analysed, and each alert it raised written to the outbox: one.
+    await auditCaughtUp();
+    const [written] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox
+      WHERE event_type = 'security.alert' AND payload->'data'->>'email' = ${victim.email}`;
+    expect(written?.n).toBe(1);
     const all = recorder.events.filter(
       (e) =>
         e.envelope.type === 'security.alert' &&
@@ -148,7 +177,7 @@ describe('daily statistics', () => {
     const today = new Date().toISOString().slice(0, 10);
     const path = `/v1/audit/stats/daily?from=${today}T00:00:00Z&to=${today}T23:59:59Z`;
     type Daily = { days: { registrations: number; logins: number; failed_logins: number }[] };
-    await new Promise((resolve) => setTimeout(resolve, 1_500)); // let earlier events land first
+    await auditCaughtUp(); // earlier events (the admin's login above) counted before, not after
     const before = (await admin.call<Daily>('GET', path, { token })).body.days[0];
 
     const users = await Promise.all([1, 2, 3].map(() => signedUpUser(platform.baseUrl, 'daily')));
@@ -171,8 +200,13 @@ describe('daily statistics', () => {
 
 describe('the audit worker under failure', () => {
   it('killed mid-batch and restarted: every event is stored exactly once, as queries see it', async () => {
+    const inserted = await auditCounter(metricNames.auditRowsInserted);
     const burst = register(60, 'audit-kill');
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Killed once it has stored part of the burst, while the rest is still being registered.
+    await vi.waitFor(
+      async () => expect(await auditCounter(metricNames.auditRowsInserted)).toBeGreaterThan(inserted),
+      { timeout: 30_000, interval: 20 },
+    );
     audit?.child.kill('SIGKILL');
     await audit?.terminate();
     const ids = await burst;
@@ -180,10 +214,17 @@ describe('the audit worker under failure', () => {
     expect(await storedOnce(ids, 60)).toEqual({ rows: 60, events: 60 });
   }, 120_000);
 
-  it('ClickHouse stopped for 30 s during traffic: after it returns, no event is missing', async () => {
+  it('ClickHouse stopped during traffic, for 8 failed inserts: after it returns, no event is missing', async () => {
+    const failed = await auditCounter(metricNames.auditInsertErrors);
     await run('bash', [stackScript, 'down', 'clickhouse'], { timeout: 120_000 });
     const ids = await register(40, 'audit-outage');
-    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    // Down until the worker has failed 8 inserts of these events: its back-off (250 ms doubling) has
+    // reached its 5 s cap, and the outage (at least 17.75 s) has outlasted its 15 s consumer session.
+    await vi.waitFor(
+      async () =>
+        expect(await auditCounter(metricNames.auditInsertErrors)).toBeGreaterThanOrEqual(failed + 8),
+      { timeout: 60_000, interval: 250 },
+    );
     await run('bash', [stackScript, 'up', 'clickhouse'], { timeout: 120_000 });
     expect(await storedOnce(ids, 40, 90_000)).toEqual({ rows: 40, events: 40 });
   }, 240_000);

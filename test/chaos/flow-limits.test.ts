@@ -381,6 +381,7 @@ describe('fairness between subscriptions', () => {
       for (let i = 0; i < 4; i++) {
         const at = Date.now();
         for (const id of await sendTestEvents(quietId, 10)) sentAt.set(id, at);
+        // A fixed wait, pacing the load: 10 events each second (a rate, not a wait for some state).
         await sleep(1_000 - (Date.now() - at));
       }
       const ids = [...sentAt.keys()];

@@ -5,6 +5,7 @@ import { createDatabase } from '../../src/db/client.js';
 import { allTopics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
+import { metricNames } from '../../src/metrics/names.js';
 import { createRedis } from '../../src/redis.js';
 import { TOP_FAILING_SUBSCRIPTIONS } from '../../src/webhooks/metrics.js';
 import {
@@ -140,8 +141,14 @@ beforeAll(async () => {
     expect(created.status).toBe(201);
     subscriptions[key] = created.body.id;
   }
-  // The fan-out's subscription index follows changes through NOTIFY.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The fan-out's subscription index follows changes through NOTIFY: it holds these four once it holds
+  // as many subscriptions as the table (nothing else changes them while this file runs).
+  const fanoutIndexed = async () => {
+    const [table] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM webhook_subscriptions`;
+    const indexed = (await scrape(url('fanout'))).value(metricNames.webhookIndexedSubscriptions);
+    return indexed === table?.n;
+  };
+  await eventually(fanoutIndexed, 10_000, "the fan-out's index to hold the subscriptions");
   // As in production, Prometheus has scraped every process before the traffic: its first samples are
   // the counters at 0, so that rate() and increase() see every event of the workload.
   await eventually(allUp, 30_000, 'Prometheus to scrape all five processes');

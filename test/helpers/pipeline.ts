@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { vi } from 'vitest';
 import { allTopics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { readLag } from '../../src/kafka/lag.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
 import { createRedis } from '../../src/redis.js';
 import { linesKey } from '../../src/webhooks/flow/model.js';
@@ -16,6 +17,8 @@ export interface OwnPipeline {
     AUDIT_GROUP_ID: string;
     DELIVERY_SWEEP_INTERVAL_SECONDS: string;
   };
+  /** Messages on the event topics that its fan-out or audit group has not yet committed (handled). */
+  lag: (role: 'fanout' | 'audit') => Promise<number>;
   /** Removes the queue with every job in it, its flow lines and the consumer groups. */
   remove: () => Promise<void>;
 }
@@ -63,7 +66,18 @@ export async function ownPipeline(label: string): Promise<OwnPipeline> {
       await cleaner.disconnect();
     }
   };
-  return { env, remove };
+  const lag = async (role: 'fanout' | 'audit') => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const groupId = role === 'fanout' ? env.FANOUT_GROUP_ID : env.AUDIT_GROUP_ID;
+      const lags = await readLag(admin, [{ groupId, topics: allTopics }]);
+      return lags.reduce((sum, partition) => sum + partition.lag, 0);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  return { env, lag, remove };
 }
 
 /** A group already gone counts as deleted (a retry after a partial failure); any other error throws. */

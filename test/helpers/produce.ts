@@ -1,7 +1,5 @@
-import { profileUpdate } from '../../scripts/bench/load.js';
+import { profileUpdate, sendEvents } from '../../scripts/bench/load.js';
 import type { Envelope } from '../../src/events/catalog.js';
-import { messageKeyOf } from '../../src/events/envelope.js';
-import { topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { testConfig } from './env.js';
 import { testLogger } from './logger.js';
@@ -28,11 +26,7 @@ export async function produceProfileEvents(
       const batch = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) =>
         profileEvent(marker, start + i),
       );
-      await producer.send({
-        topic: topics.userChanges,
-        acks: -1,
-        messages: batch.map((event) => ({ key: messageKeyOf(event), value: JSON.stringify(event) })),
-      });
+      await sendEvents(producer, batch);
       events.push(...batch);
     }
   } finally {

@@ -11,8 +11,13 @@ import type { ActiveSubscription } from '../subscriptions/subscription-index.js'
 import type { FlowControl } from './flow-control.js';
 import { type Admission, CIRCUITS_KEY, type Parked, type Release, type Verdict } from './model.js';
 
-/** A parked job's fallback: it runs again by itself after this long if no release promotes it. */
-export const PARK_FALLBACK_MS = 5 * 60_000;
+/**
+ * A parked job's fallback: it runs again by itself after this long if no release promotes it. It is
+ * also how long a job waits whose process died between delaying it and putting it in the line (then
+ * only BullMQ knows it): a minute, so such a job is late by a minute, not five. A job that wakes while
+ * its subscription still cannot take it is deferred again (at most twice the window per subscription).
+ */
+export const PARK_FALLBACK_MS = 60_000;
 
 export interface FlowGateOptions {
   flow: FlowControl;

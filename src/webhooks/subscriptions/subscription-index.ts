@@ -34,6 +34,11 @@ export type ActiveSubscription = Pick<
 export class SubscriptionIndex implements Component {
   readonly name = 'subscription-index';
   private byId = new Map<string, ActiveSubscription>();
+
+  /** How many subscriptions the index holds (enabled or not), as of its last load. */
+  get size(): number {
+    return this.byId.size;
+  }
   private byType = new Map<string, ActiveSubscription[]>();
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
