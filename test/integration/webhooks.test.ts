@@ -281,6 +281,20 @@ describe('fan-out and signed delivery', () => {
     expect(deliveries.filter((d) => d.event_id === next.id)).toHaveLength(1);
   });
 
+  it('an event that occurred before the subscription existed is not delivered to it (a fan-out behind reads such events)', async () => {
+    const userId = uuidv7();
+    const older = profileEvent(userId, 'before the subscription');
+    const target = await receiver();
+    const sub = await subscribe(target.url, ['user.profile.updated']);
+    const newer = profileEvent(userId, 'after the subscription');
+    // Same key, so the same partition, read in this order: the older event first.
+    await sendToUserChanges([older, newer].map((e) => ({ key: messageKeyOf(e), value: JSON.stringify(e) })));
+    const [sent] = await target.waitFor(1, 20_000, (r) => r.body.includes(userId));
+    expect(sent?.headers['webhook-id']).toBe(newer.id);
+    expect(target.requests.filter((r) => r.body.includes(older.id))).toEqual([]);
+    expect((await deliveriesOf(sub.id)).filter((d) => d.event_id === older.id)).toEqual([]);
+  });
+
   it('a message that is not a valid event is skipped and counted, and the event after it is delivered', async () => {
     const target = await receiver();
     await subscribe(target.url, ['user.profile.updated']);

@@ -23,10 +23,11 @@ export interface FanoutDeps {
 }
 
 /**
- * Turns events into deliveries: for each event, the enabled subscriptions whose filters match; the
- * event's payload is stored once (webhook_events), one delivery row per (event, subscription) with a
- * unique key, so a re-read event creates no duplicate; then one BullMQ job per delivery that was
- * never attempted, in bulk, with the delivery id as job id (a job that exists is not added again).
+ * Turns events into deliveries: for each event, the enabled subscriptions whose filters match and
+ * that existed when it occurred; the event's payload is stored once (webhook_events), one delivery
+ * row per (event, subscription) with a unique key, so a re-read event creates no duplicate; then one
+ * BullMQ job per delivery that was never attempted, in bulk, with the delivery id as job id (a job
+ * that exists is not added again).
  * That last rule also re-enqueues the deliveries of a batch whose rows were committed but whose jobs
  * were lost to a crash. Returns the number of deliveries created.
  */
@@ -36,7 +37,10 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
   const pairs: { event: Envelope; subscriptionId: string }[] = [];
   const matched: Envelope[] = [];
   for (const event of new Map(events.map((e) => [e.id, e])).values()) {
-    const subs = deps.index.match(event.type);
+    // A subscription gets the events that occurred once it existed, not a backlog older than itself
+    // (a fan-out group behind, or starting from the topics' beginning, reads events from before it).
+    const occurredAt = Date.parse(event.occurred_at);
+    const subs = deps.index.match(event.type).filter((sub) => sub.createdAt.getTime() <= occurredAt);
     if (subs.length > 0) matched.push(event);
     for (const sub of subs) pairs.push({ event, subscriptionId: sub.id });
   }

@@ -15,7 +15,7 @@ export async function notifySubscriptionsChanged(sql: Sql): Promise<void> {
 /** What fan-out and delivery need of a subscription, held in memory. */
 export type ActiveSubscription = Pick<
   Subscription,
-  'id' | 'url' | 'eventTypes' | 'headers' | 'enabled' | 'maxInFlight' | 'rateLimitPerSecond'
+  'id' | 'url' | 'eventTypes' | 'headers' | 'enabled' | 'maxInFlight' | 'rateLimitPerSecond' | 'createdAt'
 > & {
   /**
    * The secrets that sign now: the current one, and the previous one during a rotation overlap; none
@@ -149,6 +149,7 @@ export class SubscriptionIndex implements Component {
             previousSecretExpiresAt: previousValid ? expiresAt : null,
             maxInFlight: row.maxInFlight,
             rateLimitPerSecond: row.rateLimitPerSecond,
+            createdAt: row.createdAt,
           });
         }
         this.byId = byId;
