@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
-import { createDatabase } from '../../src/db/client.js';
 import { metricNames } from '../../src/metrics/names.js';
 import {
   apiClient,
@@ -32,7 +31,6 @@ const auditEnv = {
   AUDIT_WINDOW_SECONDS: '600',
 };
 const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
-const db = createDatabase({ url: testConfig.DATABASE_URL, poolSize: 1, applicationName: 'audit-chaos-test' });
 const startedAt = new Date();
 let platform: TestPlatform;
 let audit: SpawnedProcess | undefined;
@@ -54,7 +52,6 @@ afterAll(async () => {
   await platform?.stop();
   await recorder?.stop();
   await clickhouse.close();
-  await db.end({ timeout: 5 });
   await pipeline?.remove();
 });
 
@@ -90,7 +87,7 @@ async function storedOnce(userIds: string[], expected: number, timeoutMs = 60_00
 async function auditCaughtUp() {
   await vi.waitFor(
     async () => {
-      const [pending] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox
+      const [pending] = await platform.running.deps.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox
         WHERE published_at IS NULL AND dead_at IS NULL AND created_at >= ${startedAt}`;
       expect(pending?.n).toBe(0);
       expect(await pipeline.lag('audit')).toBe(0);
@@ -129,7 +126,7 @@ describe('suspicious activity', () => {
     );
     // Every login of the burst analysed, and each alert it raised written to the outbox: one.
     await auditCaughtUp();
-    const [written] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox
+    const [written] = await platform.running.deps.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox
       WHERE event_type = 'security.alert' AND payload->'data'->>'email' = ${victim.email}`;
     expect(written?.n).toBe(1);
     const all = recorder.events.filter(

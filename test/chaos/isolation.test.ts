@@ -220,16 +220,17 @@ async function notAccountedFor(
   const rows = await sql<{ id: string; generation: number; status: string }[]>`
     SELECT id, generation, status FROM webhook_deliveries WHERE id = ANY(${ids}::uuid[])`;
   const parked = new Set(await redis.hkeys(FlowControl.keys(subscriptionId)[5] ?? ''));
-  const left: { id: string; why: string }[] = [];
-  for (const row of rows) {
-    if (row.status === 'succeeded' || row.status === 'dead') continue;
+  const open = rows.flatMap((row) => {
+    if (row.status === 'succeeded' || row.status === 'dead') return [];
     const jobId = jobIdOf({ deliveryId: row.id, generation: row.generation });
-    if (row.status === 'pending' && parked.has(jobId)) continue;
-    const state = await queue.getJobState(jobId);
+    return row.status === 'pending' && parked.has(jobId) ? [] : [{ ...row, jobId }];
+  });
+  // The job states asked for together (one pipelined round of calls, not one round trip each).
+  const states = await Promise.all(open.map((row) => queue.getJobState(row.jobId)));
+  return open.flatMap((row, i) => {
+    const state = states[i] ?? 'unknown';
     const live = ['waiting', 'delayed', 'active', 'prioritized'].includes(state);
-    if (!live || (row.status === 'retrying' && state !== 'delayed' && state !== 'active')) {
-      left.push({ id: row.id, why: `${row.status} ${state}` });
-    }
-  }
-  return left;
+    const lost = !live || (row.status === 'retrying' && state !== 'delayed' && state !== 'active');
+    return lost ? [{ id: row.id, why: `${row.status} ${state}` }] : [];
+  });
 }

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { Admin } from 'kafkajs';
 import { vi } from 'vitest';
 import { allTopics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
@@ -41,6 +42,17 @@ export async function ownPipeline(label: string): Promise<OwnPipeline> {
   await Promise.all(
     [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID].map((group) => startGroupAtEnd(kafka, group, allTopics)),
   );
+  // One admin for the pipeline's life (lag is polled often), connected when first needed and
+  // disconnected by remove.
+  let connected: Promise<Admin> | undefined;
+  const admin = () => {
+    connected ??= (async () => {
+      const made = kafka.admin();
+      await made.connect();
+      return made;
+    })();
+    return connected;
+  };
   const remove = async () => {
     const connection = createRedis(testConfig.REDIS_URL, 'queue', `${name}:remove`);
     const queue = new Queue(name, { connection });
@@ -51,8 +63,7 @@ export async function ownPipeline(label: string): Promise<OwnPipeline> {
       await queue.close();
       connection.disconnect();
     }
-    const cleaner = kafka.admin();
-    await cleaner.connect();
+    const cleaner = await admin();
     try {
       // A group still has a member until that process has left it (stopped) or its session expired
       // (killed): stop the processes first; a killed member is waited for, up to a session's length.
@@ -63,19 +74,14 @@ export async function ownPipeline(label: string): Promise<OwnPipeline> {
         });
       }
     } finally {
+      connected = undefined;
       await cleaner.disconnect();
     }
   };
   const lag = async (role: 'fanout' | 'audit') => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const groupId = role === 'fanout' ? env.FANOUT_GROUP_ID : env.AUDIT_GROUP_ID;
-      const lags = await readLag(admin, [{ groupId, topics: allTopics }]);
-      return lags.reduce((sum, partition) => sum + partition.lag, 0);
-    } finally {
-      await admin.disconnect();
-    }
+    const groupId = role === 'fanout' ? env.FANOUT_GROUP_ID : env.AUDIT_GROUP_ID;
+    const lags = await readLag(await admin(), [{ groupId, topics: allTopics }]);
+    return lags.reduce((sum, partition) => sum + partition.lag, 0);
   };
   return { env, lag, remove };
 }

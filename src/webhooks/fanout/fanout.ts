@@ -37,10 +37,7 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
   const pairs: { event: Envelope; subscriptionId: string }[] = [];
   const matched: Envelope[] = [];
   for (const event of new Map(events.map((e) => [e.id, e])).values()) {
-    // A subscription gets the events that occurred once it existed, not a backlog older than itself
-    // (a fan-out group behind, or starting from the topics' beginning, reads events from before it).
-    const occurredAt = Date.parse(event.occurred_at);
-    const subs = deps.index.match(event.type).filter((sub) => sub.createdAt.getTime() <= occurredAt);
+    const subs = deps.index.match(event.type, Date.parse(event.occurred_at));
     if (subs.length > 0) matched.push(event);
     for (const sub of subs) pairs.push({ event, subscriptionId: sub.id });
   }

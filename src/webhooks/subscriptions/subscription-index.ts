@@ -161,14 +161,18 @@ export class SubscriptionIndex implements Component {
     return this.loading;
   }
 
-  /** Enabled subscriptions whose filters match the event type. */
-  match(type: string): ActiveSubscription[] {
+  /**
+   * Enabled subscriptions whose filters match the event type and that existed when the event occurred
+   * (ms): a subscription gets the events from its creation on, never a backlog older than itself (a
+   * fan-out group behind, or new and reading the topics from their beginning, reads such events).
+   */
+  match(type: string, occurredAt: number): ActiveSubscription[] {
     let found = this.byType.get(type);
     if (!found) {
       found = [...this.byId.values()].filter((sub) => sub.enabled && matchesAny(sub.eventTypes, type));
       this.byType.set(type, found);
     }
-    return found;
+    return found.filter((sub) => sub.createdAt.getTime() <= occurredAt);
   }
 
   /** A subscription by id; its secrets drop the previous one once the overlap has ended. */
