@@ -36,7 +36,8 @@ if [ $status -eq 0 ]; then
     --reporter=default --reporter=json --outputFile.json="$results/chaos.json" || status=$?
 fi
 
-# One closing line for every run: N passed, N failed.
+# The closing lines of every run: each failed test with the start of its message (a CI log often
+# keeps only its tail), then N passed, N failed.
 node -e '
   const fs = require("node:fs");
   let passed = 0, failed = 0, skipped = 0;
@@ -44,6 +45,15 @@ node -e '
     if (!fs.existsSync(f)) continue;
     const r = JSON.parse(fs.readFileSync(f, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    for (const file of r.testResults) {
+      for (const t of file.assertionResults.filter((a) => a.status === "failed")) {
+        const why = (t.failureMessages[0] ?? "").split("\n").filter((l) => !l.trim().startsWith("at ")).slice(0, 6).join("\n    ");
+        console.log(`FAILED ${file.name.replace(process.cwd() + "/", "")} > ${t.fullName}\n    ${why}`);
+      }
+      if (file.status === "failed" && file.assertionResults.every((a) => a.status !== "failed")) {
+        console.log(`FAILED ${file.name.replace(process.cwd() + "/", "")}: ${(file.message ?? "").split("\n")[0]}`);
+      }
+    }
   }
   console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 ' "$results/isolation.json" "$results/main.json" "$results/chaos.json"
