@@ -8,8 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 cd "$ROOT_DIR"
 mkdir -p "$STACK_DIR/logs"
 
-# Tools the tests use besides the stack: a Kafka client outside the project, Compose's validator.
-apt_install kcat docker-compose
+# Tools the tests use besides the stack: a Kafka client outside the project, Compose's validator, and
+# Debian's Chromium for the console's browser tests (driven by playwright-core, no browser download).
+apt_install kcat docker-compose chromium
 # Python tools of the suite: schemathesis fuzzes the API, chdb runs the audit SQL on a current ClickHouse.
 pip_install schemathesis chdb
 ensure_node_deps

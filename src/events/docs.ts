@@ -72,3 +72,38 @@ export function renderEventsDoc(): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+type JsonSchema = {
+  type?: string | string[];
+  format?: string;
+  enum?: unknown[];
+  const?: unknown;
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+};
+
+/** An example value of a JSON Schema (the first choice of each enum or union, a sample per format). */
+export function exampleOf(schema: JsonSchema): unknown {
+  if (schema.const !== undefined) return schema.const;
+  if (schema.enum) return schema.enum[0];
+  const choices = schema.anyOf ?? schema.oneOf;
+  if (choices) return exampleOf(choices.find((choice) => choice.type !== 'null') ?? choices[0] ?? {});
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  const samples: Record<string, string> = {
+    uuid: '01939a3e-7c1d-7b2a-9f4e-2d8c5b6a1e0f',
+    email: 'ada@example.com',
+    'date-time': '2026-12-01T12:00:00.000Z',
+    ipv4: '203.0.113.7',
+    uri: 'https://example.com/hooks',
+  };
+  if (type === 'string') return samples[schema.format ?? ''] ?? 'text';
+  if (type === 'integer' || type === 'number') return 1;
+  if (type === 'boolean') return true;
+  if (type === 'array') return schema.items ? [exampleOf(schema.items)] : [];
+  if (type === 'object' || schema.properties) {
+    return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, exampleOf(v)]));
+  }
+  return null;
+}

@@ -3,6 +3,7 @@ import { createDetector } from '../audit/detector.js';
 import { AuditWorker } from '../audit/worker.js';
 import { adminBootstrapComponent } from '../auth/bootstrap-admin.js';
 import { createAuthDeps } from '../auth/context.js';
+import { registerConsole } from '../console/routes.js';
 import { createOutboxMetrics } from '../events/metrics.js';
 import { OutboxRelay } from '../events/relay.js';
 import { allTopics } from '../events/topics.js';
@@ -17,6 +18,7 @@ import { FanoutWorker } from '../webhooks/fanout/fanout.js';
 import { FlowGate, lastAllowedMs, pumpComponent, readCircuits } from '../webhooks/flow/gate.js';
 import { registerCircuitGauges, registerFailingDeliveryGauges } from '../webhooks/metrics.js';
 import { sweeperComponent } from '../webhooks/queue/sweeper.js';
+import { replayComponent } from '../webhooks/replays/replays.js';
 import { maxInFlightsOf } from '../webhooks/subscriptions/subscription-index.js';
 import type { Dependencies } from './dependencies.js';
 import type { ProcessPlan } from './run.js';
@@ -29,8 +31,21 @@ import type { ProcessPlan } from './run.js';
 export function apiPlan(deps: Dependencies, webhooks: WebhookDeps): ProcessPlan {
   const auth = createAuthDeps(deps);
   return {
-    components: [adminBootstrapComponent(auth)],
-    routes: (app: App) => registerApiRoutes(app, deps, { auth, webhooks }),
+    components: [
+      adminBootstrapComponent(auth),
+      // Bulk replays run where they are started; any API process resumes one after a restart.
+      replayComponent({ ...webhooks.subscriptions, logger: deps.logger.child({ component: 'replays' }) }),
+    ],
+    routes: (app: App) => {
+      registerApiRoutes(app, deps, { auth, webhooks });
+      registerConsole(app, {
+        auth,
+        webhooks,
+        config: deps.config,
+        clickhouse: deps.clickhouse,
+        logger: deps.logger,
+      });
+    },
     services: { webhooks },
   };
 }

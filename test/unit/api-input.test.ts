@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { describe, expect, it } from 'vitest';
+import { Timestamp } from '../../src/db/time.js';
 import { badTextErrors, newApp } from '../../src/http/app.js';
-import { Timestamp } from '../../src/http/schemas/time.js';
 import { testLogger } from '../helpers/logger.js';
 
 /** An app made the way every hookline app is made, with a body, a query and a second method on a path. */

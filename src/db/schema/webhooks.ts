@@ -112,3 +112,35 @@ export const webhookAttempts = pgTable(
   },
   (table) => [index('webhook_attempts_delivery').on(table.deliveryId, table.number)],
 );
+
+/** A bulk replay's states, the one list of them. */
+export const replayStates = ['running', 'done', 'failed'] as const;
+export type ReplayState = (typeof replayStates)[number];
+
+/**
+ * Bulk replays by filter: a tracked job that queues the matching deliveries again, a batch at a time,
+ * with its progress (`cursor`, `requeued`) committed with each batch, so a restart resumes it.
+ */
+export const webhookReplays = pgTable(
+  'webhook_replays',
+  {
+    id: uuid('id').primaryKey(),
+    /** The filter as given (public field names), and its canonical text: one running replay per filter. */
+    filter: jsonb('filter').$type<Record<string, string | number>>().notNull(),
+    filterKey: text('filter_key').notNull(),
+    state: text('state').$type<ReplayState>().notNull().default('running'),
+    /** The deliveries the filter matched when the replay started. */
+    total: integer('total').notNull(),
+    requeued: integer('requeued').notNull().default(0),
+    /** The last delivery id handled (the replay goes in id order). */
+    cursor: uuid('cursor'),
+    createdBy: text('created_by').notNull(),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('webhook_replays_running_filter').on(table.filterKey).where(sql`${table.state} = 'running'`),
+  ],
+);

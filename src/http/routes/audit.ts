@@ -2,11 +2,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { dailyStats, failedLoginStats, listAuditEvents } from '../../audit/queries.js';
 import type { AuthDeps } from '../../auth/context.js';
 import type { ClickHouseClient } from '../../clickhouse/client.js';
+import { Timestamp } from '../../db/time.js';
 import type { App } from '../app.js';
 import { requireAdminOrScope, requireAuth } from '../middleware/auth.js';
 import { jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
-import { Timestamp } from '../schemas/time.js';
 
 const AuditEventSchema = z
   .object({

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { Timestamp } from '../../db/time.js';
 import type { WebhookDeps } from '../../webhooks/context.js';
 import { recoverDeliveries } from '../../webhooks/deliveries/requeue.js';
 import { createSubscription } from '../../webhooks/subscriptions/create.js';
@@ -20,7 +21,6 @@ import { actorOf } from '../middleware/auth.js';
 import { inBody, jsonBody, jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
 import { IdParam } from '../schemas/auth.js';
-import { Timestamp } from '../schemas/time.js';
 import { type Guard, page, text } from './webhook-shared.js';
 
 const base = '/v1/webhooks/subscriptions';

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AuthDeps } from '../../auth/context.js';
+import { Timestamp } from '../../db/time.js';
 import type { WebhookDeps } from '../../webhooks/context.js';
 import { getDelivery, listDeliveries } from '../../webhooks/deliveries/read.js';
 import { retryDelivery } from '../../webhooks/deliveries/requeue.js';
@@ -15,7 +16,7 @@ import type { App } from '../app.js';
 import { jsonResponse } from '../openapi.js';
 import { problems } from '../problem.js';
 import { IdParam } from '../schemas/auth.js';
-import { Timestamp } from '../schemas/time.js';
+import { registerReplayRoutes } from './replays.js';
 import { registerSubscriptionActions, registerSubscriptionRoutes } from './subscriptions.js';
 import { type Guard, guardOf, page, text } from './webhook-shared.js';
 
@@ -27,6 +28,15 @@ const DeliveryQuery = z.object({
   event_type: text(128).optional(),
   from: Timestamp.optional(),
   to: Timestamp.optional(),
+  user_id: z.uuid().optional().openapi({ description: 'Deliveries of events about this user.' }),
+  event_id: z.uuid().optional(),
+  http_status: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(599)
+    .optional()
+    .openapi({ description: "The last attempt's HTTP status." }),
 });
 
 const routes = {
@@ -35,7 +45,8 @@ const routes = {
       ...guard,
       method: 'get',
       path: '/v1/webhooks/deliveries',
-      summary: 'Deliveries, newest first, by subscription, status, event type and time.',
+      summary:
+        'Deliveries, newest first, by subscription, status, event type, time, user, event and HTTP status.',
       request: { query: DeliveryQuery },
       responses: {
         200: jsonResponse('A page of deliveries.', page(PublicDelivery, 'DeliveryPage')),
@@ -71,6 +82,7 @@ export function registerWebhookRoutes(app: App, auth: AuthDeps, hooks: WebhookDe
   registerSubscriptionRoutes(app, guard, hooks);
   registerSubscriptionActions(app, guard, hooks);
   registerDeliveryRoutes(app, guard, hooks);
+  registerReplayRoutes(app, guard, hooks);
 }
 
 /** Reading deliveries and sending one again. */
@@ -85,6 +97,9 @@ function registerDeliveryRoutes(app: App, guard: Guard, hooks: WebhookDeps): voi
       eventType: query.event_type,
       from: query.from,
       to: query.to,
+      userId: query.user_id,
+      eventId: query.event_id,
+      httpStatus: query.http_status,
     });
     return c.json({ items: found.items.map(toPublicDelivery), next_cursor: found.nextCursor }, 200);
   });

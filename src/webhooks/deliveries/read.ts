@@ -3,10 +3,8 @@ import type { DeliveryStatus } from '../../db/schema/webhooks.js';
 import { AppError } from '../../errors.js';
 import { type Attempt, attemptColumns, type Delivery, deliveryColumns } from './schema.js';
 
-export interface DeliveryFilter {
-  limit: number;
-  /** The last id of the previous page. */
-  cursor?: string | undefined;
+/** Which deliveries: every field given narrows the set (search, replays). */
+export interface DeliveryMatch {
   subscriptionId?: string | undefined;
   status?: DeliveryStatus | undefined;
   eventType?: string | undefined;
@@ -14,6 +12,32 @@ export interface DeliveryFilter {
   from?: string | undefined;
   /** Created before. */
   to?: string | undefined;
+  /** The event's user. */
+  userId?: string | undefined;
+  eventId?: string | undefined;
+  /** The last attempt's HTTP status. */
+  httpStatus?: number | undefined;
+}
+
+export interface DeliveryFilter extends DeliveryMatch {
+  limit: number;
+  /** The last id of the previous page. */
+  cursor?: string | undefined;
+}
+
+/** The SQL conditions of a match (each `AND …`), for search and replays alike. */
+export function matchSql(sql: Sql, match: DeliveryMatch) {
+  const optional = <T>(value: T | undefined, fragment: (value: T) => ReturnType<Sql>) =>
+    value === undefined || value === '' ? sql`` : fragment(value);
+  return sql`
+    ${optional(match.subscriptionId, (v) => sql`AND subscription_id = ${v}`)}
+    ${optional(match.status, (v) => sql`AND status = ${v}`)}
+    ${optional(match.eventType, (v) => sql`AND event_type = ${v}`)}
+    ${optional(match.from, (v) => sql`AND created_at >= ${v}`)}
+    ${optional(match.to, (v) => sql`AND created_at < ${v}`)}
+    ${optional(match.eventId, (v) => sql`AND event_id = ${v}`)}
+    ${optional(match.httpStatus, (v) => sql`AND last_status_code = ${v}`)}
+    ${optional(match.userId, (v) => sql`AND event_id IN (SELECT id FROM webhook_events WHERE payload->>'user_id' = ${v})`)}`;
 }
 
 /** Deliveries, newest first, a page at a time. */
@@ -21,13 +45,7 @@ export async function listDeliveries(deps: { sql: Sql }, filter: DeliveryFilter)
   const sql = deps.sql;
   const rows = await sql<Delivery[]>`
     SELECT ${deliveryColumns(sql)} FROM webhook_deliveries
-    WHERE true
-      ${filter.cursor ? sql`AND id < ${filter.cursor}` : sql``}
-      ${filter.subscriptionId ? sql`AND subscription_id = ${filter.subscriptionId}` : sql``}
-      ${filter.status ? sql`AND status = ${filter.status}` : sql``}
-      ${filter.eventType ? sql`AND event_type = ${filter.eventType}` : sql``}
-      ${filter.from ? sql`AND created_at >= ${filter.from}` : sql``}
-      ${filter.to ? sql`AND created_at < ${filter.to}` : sql``}
+    WHERE true ${filter.cursor ? sql`AND id < ${filter.cursor}` : sql``} ${matchSql(sql, filter)}
     ORDER BY id DESC LIMIT ${filter.limit + 1}`;
   const items = rows.slice(0, filter.limit);
   return { items, nextCursor: rows.length > filter.limit ? (items.at(-1)?.id ?? null) : null };

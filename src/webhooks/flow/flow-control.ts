@@ -289,6 +289,11 @@ export class FlowControl {
     };
   }
 
+  /** The subscriptions whose breaker is not closed (listed when it opened, until it closes). */
+  async openCircuits(): Promise<string[]> {
+    return this.redis.zrange(CIRCUITS_KEY, 0, -1);
+  }
+
   /** Removes every key of a subscription's flow (when it is deleted). */
   async forget(subscriptionId: string): Promise<void> {
     await this.redis.del(...FlowControl.keys(subscriptionId));

@@ -51,25 +51,35 @@ export async function enqueueDeliveries(deps: EnqueueDeps, jobs: readonly Queued
   if (added.length > 0) await deps.queue.addBulk(added);
 }
 
+/** A delivery marked to be sent again (`markForRequeue`), to enqueue once that is committed. */
+export interface Requeued {
+  id: string;
+  generation: number;
+  subscription_id: string;
+  max_in_flight: number;
+}
+
 /**
- * Queues deliveries again under a new generation (their older jobs become stale, and are skipped),
- * with a fresh retry schedule: the operator's retry and recover (`resetStatus`: back to pending), and
- * the sweeper (status kept). `where` selects the rows. Returns how many were queued.
+ * Moves deliveries to a new generation due now (their older jobs become stale, and are skipped), with
+ * a fresh retry schedule; `resetStatus` makes them pending again. `where` selects the rows. The jobs
+ * are queued by `enqueueRequeued` once this is committed: queued earlier, a worker could read the row
+ * of the old generation and drop the job as stale.
  */
-export async function requeueDeliveries(
-  deps: EnqueueDeps & { sql: Sql },
+export async function markForRequeue(
+  sql: Sql,
   where: ReturnType<Sql>,
   options: { resetStatus: boolean },
-): Promise<number> {
-  const rows = await deps.sql<
-    { id: string; generation: number; subscription_id: string; max_in_flight: number }[]
-  >`
+): Promise<Requeued[]> {
+  return sql<Requeued[]>`
     UPDATE webhook_deliveries AS d SET generation = d.generation + 1, next_attempt_at = now(), updated_at = now()
-      ${options.resetStatus ? deps.sql`, status = ${statusSql(deps.sql, 'pending')}` : deps.sql``}
+      ${options.resetStatus ? sql`, status = ${statusSql(sql, 'pending')}` : sql``}
     FROM webhook_subscriptions AS s
     WHERE s.id = d.subscription_id AND d.id IN (SELECT id FROM webhook_deliveries WHERE ${where})
     RETURNING d.id, d.generation, d.subscription_id, s.max_in_flight`;
-  await enqueueDeliveries(
+}
+
+export function enqueueRequeued(deps: EnqueueDeps, rows: readonly Requeued[]): Promise<void> {
+  return enqueueDeliveries(
     deps,
     rows.map((row) => ({
       deliveryId: row.id,
@@ -78,5 +88,18 @@ export async function requeueDeliveries(
       maxInFlight: row.max_in_flight,
     })),
   );
+}
+
+/**
+ * Queues deliveries again under a new generation, with a fresh retry schedule: the operator's retry
+ * and recover (`resetStatus`: back to pending), and the sweeper (status kept). Returns how many.
+ */
+export async function requeueDeliveries(
+  deps: EnqueueDeps & { sql: Sql },
+  where: ReturnType<Sql>,
+  options: { resetStatus: boolean },
+): Promise<number> {
+  const rows = await markForRequeue(deps.sql, where, options);
+  await enqueueRequeued(deps, rows);
   return rows.length;
 }

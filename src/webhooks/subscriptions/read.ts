@@ -41,3 +41,17 @@ export async function listSubscriptions(
     nextCursor: matching.length > filter.limit ? (page.at(-1)?.id ?? null) : null,
   };
 }
+
+/**
+ * Subscriptions failing now: a failing streak, a breaker not closed, or disabled by the platform
+ * (auto-disable, 410), the longest failing first, at most `limit`.
+ */
+export async function failingSubscriptions(deps: Pick<SubscriptionDeps, 'sql' | 'flow'>, limit = 50) {
+  const sql = deps.sql;
+  const open = await deps.flow.openCircuits();
+  const rows = await sql<Subscription[]>`
+    SELECT ${subscriptionColumns(sql)} FROM webhook_subscriptions
+    WHERE failing_since IS NOT NULL OR disabled_reason IS NOT NULL OR id = ANY(${open}::uuid[])
+    ORDER BY failing_since NULLS LAST, id LIMIT ${limit}`;
+  return Promise.all(rows.map((row) => withCircuit(deps, row)));
+}

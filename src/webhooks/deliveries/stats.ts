@@ -1,0 +1,81 @@
+import type { Sql } from '../../db/client.js';
+import { type DeliveryStatus, deliveryStatuses } from '../../db/schema/webhooks.js';
+import { statusSql } from './status.js';
+
+/** Deliveries created in one minute, by their status now. */
+export interface MinuteCounts {
+  minute: string;
+  counts: Record<DeliveryStatus, number>;
+}
+
+export interface WindowFigures {
+  /** Deliveries created in the window. */
+  deliveries: number;
+  /** Of those with an outcome (succeeded or dead), the share that succeeded; null when none has one. */
+  successRatio: number | null;
+  /** The 95th percentile from the event to its successful delivery, in ms; null when none succeeded. */
+  endToEndP95Ms: number | null;
+}
+
+/**
+ * The lowest UUIDv7 of a time: delivery ids are UUIDv7, so "created since t" is a range of the
+ * primary key (an index scan of the window, not of the table).
+ */
+export function uuidv7Floor(at: number): string {
+  const hex = Math.max(0, Math.floor(at)).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+/** Deliveries created in each of the last `minutes` minutes, by status now (oldest minute first). */
+export async function deliveriesPerMinute(
+  deps: { sql: Sql },
+  minutes: number,
+  now = Date.now(),
+): Promise<MinuteCounts[]> {
+  const since = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
+  const rows = await deps.sql<{ minute: Date; status: DeliveryStatus; n: number }[]>`
+    SELECT date_trunc('minute', created_at) AS minute, status, count(*)::int AS n
+    FROM webhook_deliveries WHERE id >= ${uuidv7Floor(since)}::uuid
+    GROUP BY 1, 2`;
+  const empty = () =>
+    Object.fromEntries(deliveryStatuses.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+  const out = Array.from({ length: minutes }, (_, i) => ({
+    minute: new Date(since + i * 60_000).toISOString(),
+    counts: empty(),
+  }));
+  for (const row of rows) {
+    const slot = out[Math.floor((row.minute.getTime() - since) / 60_000)];
+    if (slot) slot.counts[row.status] += row.n;
+  }
+  return out;
+}
+
+/** Volume, success ratio and end-to-end p95 of the deliveries created in the last `ms`. */
+export async function windowFigures(
+  deps: { sql: Sql },
+  ms: number,
+  now = Date.now(),
+): Promise<WindowFigures> {
+  const sql = deps.sql;
+  const [row] = await sql<{ total: number; succeeded: number; dead: number; p95: number | null }[]>`
+    SELECT count(*)::int AS total,
+      count(*) FILTER (WHERE status = ${statusSql(sql, 'succeeded')})::int AS succeeded,
+      count(*) FILTER (WHERE status = ${statusSql(sql, 'dead')})::int AS dead,
+      percentile_cont(0.95) WITHIN GROUP (
+        ORDER BY extract(epoch FROM delivered_at - event_occurred_at) * 1000
+      ) FILTER (WHERE delivered_at IS NOT NULL) AS p95
+    FROM webhook_deliveries WHERE id >= ${uuidv7Floor(now - ms)}::uuid`;
+  const ended = (row?.succeeded ?? 0) + (row?.dead ?? 0);
+  return {
+    deliveries: row?.total ?? 0,
+    successRatio: ended > 0 ? (row?.succeeded ?? 0) / ended : null,
+    endToEndP95Ms: row?.p95 === null || row?.p95 === undefined ? null : Math.round(row.p95),
+  };
+}
+
+/** Dead deliveries waiting for an operator (all of them, whatever their age). */
+export async function deadLetterCount(deps: { sql: Sql }): Promise<number> {
+  const [row] = await deps.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = ${statusSql(deps.sql, 'dead')}`;
+  return row?.n ?? 0;
+}
