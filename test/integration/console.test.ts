@@ -104,7 +104,8 @@ async function reloadUntil(selector: string, text: string, timeout = 30_000) {
     .poll(
       async () => {
         await page.reload();
-        return page.locator(selector).innerText();
+        // (allInnerTexts does not wait for the element: the poll looks again instead)
+        return (await page.locator(selector).allInnerTexts()).join('\n');
       },
       { timeout, interval: 500 },
     )

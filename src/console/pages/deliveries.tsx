@@ -165,7 +165,11 @@ export function DeliveryPage(props: {
                     <td>{a.durationMs} ms</td>
                     <td>{a.errorKind ?? '—'}</td>
                     <td>
-                      <pre class="excerpt">{a.responseExcerpt ?? a.errorMessage ?? ''}</pre>
+                      {a.responseExcerpt || a.errorMessage ? (
+                        <pre class="excerpt">{a.responseExcerpt || a.errorMessage}</pre>
+                      ) : (
+                        '—'
+                      )}
                     </td>
                   </tr>
                 ))}
