@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
-// Five projects: `unit` (pure logic, no services), `service` (the domain verbs called without HTTP,
+// Six projects: `unit` (pure logic, no services), `service` (the domain verbs called without HTTP,
 // on the real PostgreSQL and Redis), `integration` (the real local stack, run in parallel files, each
 // test making its own names), `chaos` (stops and restarts stack services, or
-// measures under load, so it runs alone, after the others, one file at a time), and `isolation`, the
+// measures under load, so it runs alone, after the others, one file at a time), `browser` (the console
+// in Chromium, alone for the same reason as chaos), and `isolation`, the
 // one test that compares latencies: `npm test` runs it first, on a machine nothing else loads yet
 // (after the fairness test or the integration files, the shared services were measurably slower for a
 // while, and on two cores that decided its figure more than the code did). Integration files
@@ -45,6 +46,18 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // The console in a real browser: its platform runs fan-out and delivery workers, which match
+          // every subscription in the shared table, so it runs on its own, like the chaos files.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 90_000,
           fileParallelism: false,
         },
       },

@@ -31,6 +31,9 @@ npx --no-install vitest run --project isolation \
 log "unit, service and integration tests"
 npx --no-install vitest run --project unit --project service --project integration \
   --reporter=default --reporter=json --outputFile.json="$results/main.json" || status=$?
+log "browser tests (the operator console in Chromium)"
+npx --no-install vitest run --project browser \
+  --reporter=default --reporter=json --outputFile.json="$results/browser.json" || status=$?
 if [ $status -eq 0 ]; then
   log "chaos tests (stop and restart stack services)"
   npx --no-install vitest run --project chaos \
@@ -57,6 +60,6 @@ node -e '
     }
   }
   console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-' "$results/isolation.json" "$results/main.json" "$results/chaos.json"
+' "$results/isolation.json" "$results/main.json" "$results/browser.json" "$results/chaos.json"
 rm -f "$results"/*.json
 exit $status

@@ -24,7 +24,8 @@ export interface TestPlatform {
  * outbox relay, and with `webhooks` also the fan-out and delivery workers. Each test file starts its
  * own, with its own settings. Only one file at a time may run the webhook workers (they share the
  * fan-out consumer group and the delivery queue, as separate processes of one install would), so the
- * files that do are the webhooks file of `integration` and those of `chaos`, which runs alone.
+ * files that do are the webhooks file of `integration` and those of `chaos` and `browser`, which run
+ * alone.
  */
 /** The platform's webhook services (its queue, index, flow control), as its plans were built with. */
 export function webhooksOf(platform: TestPlatform) {
