@@ -2,6 +2,7 @@ CREATE TABLE "webhook_replays" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"filter" jsonb NOT NULL,
 	"filter_key" text NOT NULL,
+	"queue" text NOT NULL,
 	"state" text DEFAULT 'running' NOT NULL,
 	"total" integer NOT NULL,
 	"requeued" integer DEFAULT 0 NOT NULL,
@@ -13,4 +14,4 @@ CREATE TABLE "webhook_replays" (
 	"finished_at" timestamp with time zone
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX "webhook_replays_running_filter" ON "webhook_replays" USING btree ("filter_key") WHERE "webhook_replays"."state" = 'running';
+CREATE UNIQUE INDEX "webhook_replays_running_filter" ON "webhook_replays" USING btree ("queue","filter_key") WHERE "webhook_replays"."state" = 'running';

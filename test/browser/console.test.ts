@@ -165,6 +165,7 @@ describe('the operator console in Chromium', () => {
     await reloadUntil('main table', 'user.registered');
     await page.locator('main table a').first().click();
     await page.getByRole('heading', { name: 'Attempts' }).waitFor();
+    const deadDelivery = page.url();
     expect(await page.locator('pre.excerpt').first().innerText()).toContain('<script>');
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('main img, main script').count()).toBe(0);
@@ -182,6 +183,8 @@ describe('the operator console in Chromium', () => {
     await reloadUntil('#replay-list', '1 / 1');
     expect(await page.locator('#replay-list').innerText()).toContain('done');
     await receiver.waitFor(before + 1, 20_000, (r) => r.body.includes(user.email));
+    await page.goto(deadDelivery);
+    await reloadUntil('dl.pairs', 'succeeded');
 
     // Started again with the same filter: nothing is dead any more, so nothing is sent twice.
     const again = await api.client.call<{ requeued: number; total: number }>('POST', '/v1/webhooks/replays', {
@@ -205,6 +208,36 @@ describe('the operator console in Chromium', () => {
     await page.getByRole('button', { name: `Revoke session ${user.tokens.session_id}` }).click();
     await page.getByText('Session revoked').waitFor();
     expect((await me()).status).toBe(401);
+  });
+
+  it('signs in with an API key that holds webhooks:manage, without the users pages; a key without it is refused', async () => {
+    const key = (scopes: string[]) =>
+      api.client.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+        token: api.token,
+        body: { name: `console-${scopes.join('-') || 'none'}`, scopes },
+      });
+    const [hooksKey, auditKey] = await Promise.all([key(['webhooks:manage']), key(['audit:read'])]);
+    const other = await browser.newContext();
+    const keyed = await other.newPage();
+    try {
+      await keyed.goto(url(''));
+      await keyed.getByLabel('API key').fill(auditKey.body.key);
+      await keyed.getByRole('button', { name: 'Sign in with the key' }).click();
+      await keyed.getByText('lacks webhooks:manage').waitFor();
+      await keyed.getByLabel('API key').fill(hooksKey.body.key);
+      await keyed.getByRole('button', { name: 'Sign in with the key' }).click();
+      await keyed.waitForURL(url(''));
+      await keyed.goto(url('/subscriptions'));
+      expect(await keyed.getByRole('link', { name: receiver.url }).count()).toBe(1);
+      expect(await keyed.getByRole('link', { name: 'Users' }).count()).toBe(0);
+      const users = await keyed.goto(url('/users'));
+      expect(users?.status()).toBe(403);
+    } finally {
+      await other.close();
+      for (const made of [hooksKey, auditKey]) {
+        await api.client.call('DELETE', `/v1/api-keys/${made.body.id}`, { token: api.token });
+      }
+    }
   });
 
   it('refuses a state change without the CSRF token, and accepts it with the token', async () => {

@@ -128,6 +128,8 @@ export const webhookReplays = pgTable(
     /** The filter as given (public field names), and its canonical text: one running replay per filter. */
     filter: jsonb('filter').$type<Record<string, string | number>>().notNull(),
     filterKey: text('filter_key').notNull(),
+    /** The delivery queue of the platform that started it: only that platform's processes run it. */
+    queue: text('queue').notNull(),
     state: text('state').$type<ReplayState>().notNull().default('running'),
     /** The deliveries the filter matched when the replay started. */
     total: integer('total').notNull(),
@@ -141,6 +143,8 @@ export const webhookReplays = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (table) => [
-    uniqueIndex('webhook_replays_running_filter').on(table.filterKey).where(sql`${table.state} = 'running'`),
+    uniqueIndex('webhook_replays_running_filter')
+      .on(table.queue, table.filterKey)
+      .where(sql`${table.state} = 'running'`),
   ],
 );

@@ -20,7 +20,7 @@ const routes = {
       summary:
         'Send again every delivery a filter matches (dead ones unless `status` says otherwise), as a tracked job; `dry_run` only counts them.',
       description:
-        'Started again with the same filter while it runs, it answers the running replay (200) instead of starting a second. A delivery is sent again at most once by the replays running at one time.',
+        'Started again with the same filter while it runs, it answers the running replay (200) instead of starting a second. A replay sends each delivery at most once, and never one that changed after it started.',
       request: { body: jsonBody(StartReplayInput) },
       responses: {
         200: jsonResponse(

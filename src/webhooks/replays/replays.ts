@@ -40,12 +40,13 @@ export async function countMatching(sql: Sql, filter: ReplayFilter): Promise<num
 
 /**
  * Starts a bulk replay (or, with `dry_run`, only counts what it would send). Started again with the
- * same filter while it runs, it answers the running one: the same job, not a second. Each delivery is
- * sent again at most once by the replays running at one time, whatever their filters: a replay only
- * takes deliveries last changed before it started, and taking one changes it.
+ * same filter while it runs, it answers the running one: the same job, not a second. A replay sends
+ * each delivery again at most once, and never one that changed after it started (so not one another
+ * replay already took meanwhile): it goes in id order from its cursor, and takes only deliveries last
+ * changed before it started. Its jobs go to the delivery queue of the platform that started it.
  */
 export async function startReplay(
-  deps: { sql: Sql },
+  deps: { sql: Sql; queue: { name: string } },
   raw: StartReplayInput,
   createdBy: string,
 ): Promise<{ dryRun: true; count: number } | { dryRun: false; replay: Replay; created: boolean }> {
@@ -54,14 +55,14 @@ export async function startReplay(
   if (input.dry_run) return { dryRun: true, count };
   const sql = deps.sql;
   const [created] = await sql<Replay[]>`
-    INSERT INTO webhook_replays (id, filter, filter_key, total, created_by)
-    VALUES (${uuidv7()}, ${sql.json(input.filter)}, ${keyOf(input.filter)}, ${count}, ${createdBy})
-    ON CONFLICT (filter_key) WHERE state = 'running' DO NOTHING
+    INSERT INTO webhook_replays (id, filter, filter_key, queue, total, created_by)
+    VALUES (${uuidv7()}, ${sql.json(input.filter)}, ${keyOf(input.filter)}, ${deps.queue.name}, ${count}, ${createdBy})
+    ON CONFLICT (queue, filter_key) WHERE state = 'running' DO NOTHING
     RETURNING ${replayColumns(sql)}`;
   if (created) return { dryRun: false, replay: created, created: true };
   const [running] = await sql<Replay[]>`
     SELECT ${replayColumns(sql)} FROM webhook_replays
-    WHERE filter_key = ${keyOf(input.filter)} AND state = 'running'`;
+    WHERE queue = ${deps.queue.name} AND filter_key = ${keyOf(input.filter)} AND state = 'running'`;
   // It finished between the two statements: start it again.
   if (!running) return startReplay(deps, raw, createdBy);
   return { dryRun: false, replay: running, created: false };
@@ -81,8 +82,8 @@ export async function listReplays(deps: { sql: Sql }, limit = 50): Promise<Repla
 }
 
 /**
- * One batch of one running replay (any process may run it: the row is locked for the batch, and
- * skipped by the others meanwhile): the next deliveries in id order that match and were last changed
+ * One batch of one running replay of this platform (its delivery queue's; any of its processes may run
+ * it: the row is locked for the batch, and skipped by the others meanwhile): the next deliveries in id order that match and were last changed
  * before the replay started are moved to a new generation, and the replay's cursor and count move in
  * the same transaction; their jobs are queued after the commit (a crash in between leaves them
  * pending and overdue: the delivery sweeper queues them). Returns false when no replay was running.
@@ -91,7 +92,7 @@ export async function runReplayBatch(deps: RequeueDeps): Promise<boolean> {
   const requeued = await deps.sql.begin(async (tx) => {
     const sql = tx as unknown as Sql;
     const [replay] = await sql<Replay[]>`
-      SELECT ${replayColumns(sql)} FROM webhook_replays WHERE state = 'running'
+      SELECT ${replayColumns(sql)} FROM webhook_replays WHERE state = 'running' AND queue = ${deps.queue.name}
       ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`;
     if (!replay) return null;
     const match = matchOf(parseInput(StartReplayInput.shape.filter, replay.filter));

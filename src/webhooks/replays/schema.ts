@@ -52,7 +52,7 @@ export const PublicReplay = z
   })
   .openapi('Replay', {
     description:
-      'A bulk replay: a tracked job that queues the matching deliveries again, a batch at a time; it resumes after a restart, and no delivery is sent twice by replays started twice.',
+      'A bulk replay: a tracked job that queues the matching deliveries again, a batch at a time; it resumes after a restart, started twice with one filter it is one replay, and it sends each delivery at most once.',
   });
 export type PublicReplay = z.infer<typeof PublicReplay>;
 
