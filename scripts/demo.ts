@@ -245,3 +245,6 @@ console.log(
 );
 
 console.log(`\nAPI reference: ${base}/docs   event types: ${base}/v1/event-types   metrics: ${base}/metrics`);
+console.log(
+  `Operator console: ${base}/console (sign in as ${process.env.ADMIN_EMAIL ?? 'admin@hookline.local'} with the demo's admin password)`,
+);
