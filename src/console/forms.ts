@@ -34,3 +34,7 @@ export function instantOf(value: string | undefined): string | undefined | null 
     ? new Date(ms).toISOString()
     : null;
 }
+
+/** After a change: back to a console page (Post/Redirect/Get), with a notice it shows. */
+export const backTo = (c: Context, path: string, notice: string) =>
+  c.redirect(`/console${path}?notice=${encodeURIComponent(notice)}`, 303);

@@ -151,3 +151,19 @@ export function Field(props: {
 /** A time as UTC text, or a dash. */
 export const when = (date: Date | string | null | undefined) =>
   date ? new Date(date).toISOString().replace('T', ' ').slice(0, 19) : '—';
+
+/** A table with its column headings, in a box that scrolls sideways on a narrow screen. */
+export const Table = (props: { head: string[]; children?: Child }) => (
+  <div class="scroll">
+    <table>
+      <thead>
+        <tr>
+          {props.head.map((heading) => (
+            <th scope="col">{heading}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  </div>
+);

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { WebhookDeps } from '../webhooks/context.js';
 import { listReplays, startReplay } from '../webhooks/replays/replays.js';
 import type { ConsoleEnv } from './auth.js';
-import { formText, instantOf } from './forms.js';
+import { backTo, formText, instantOf } from './forms.js';
 import { ReplaysPage } from './pages/replays.js';
 import { errorsByField } from './webhooks.js';
 
@@ -70,6 +70,6 @@ export function registerReplayPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): 
       : started.created
         ? `Replay of ${started.replay.total} deliveries started.`
         : 'A replay with this filter is already running: its progress is below.';
-    return c.redirect(`/console/replays?notice=${encodeURIComponent(notice)}`, 303);
+    return backTo(c, '/replays', notice);
   });
 }

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import type { AppEnv } from '../http/app.js';
 import { actorOf, requestMeta } from '../http/middleware/auth.js';
 import type { ConsoleEnv } from './auth.js';
-import { formText, uuidParam } from './forms.js';
+import { backTo, formText, uuidParam } from './forms.js';
 import { UserPage, UsersPage } from './pages/users.js';
 import type { ConsoleDeps } from './routes.js';
 
@@ -20,8 +20,7 @@ export function registerUserPages(web: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
   const { auth } = deps;
   const meta = (c: Context<ConsoleEnv>) =>
     requestMeta(c as unknown as Context<AppEnv>, auth.config.TRUST_PROXY_HOPS);
-  const back = (c: Context<ConsoleEnv>, id: string, notice: string) =>
-    c.redirect(`/console/users/${id}?notice=${encodeURIComponent(notice)}`, 303);
+  const back = (c: Context<ConsoleEnv>, id: string, notice: string) => backTo(c, `/users/${id}`, notice);
   web.get('/users', async (c) => {
     const email = c.req.query('email') ?? '';
     const found = await listUsers(auth, { limit: 50, email: email || undefined });

@@ -15,7 +15,7 @@ import type { Subscription } from '../webhooks/subscriptions/schema.js';
 import { sendTestEvent } from '../webhooks/subscriptions/test-event.js';
 import { updateSubscription } from '../webhooks/subscriptions/update.js';
 import type { ConsoleEnv } from './auth.js';
-import { formText, instantOf, uuidParam } from './forms.js';
+import { backTo, formText, instantOf, uuidParam } from './forms.js';
 import { DeliveriesPage, DeliveryPage } from './pages/deliveries.js';
 import {
   NewSubscriptionPage,
@@ -146,7 +146,7 @@ function registerSubscriptionPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): v
     const values = formText(await c.req.parseBody());
     try {
       await updateSubscription(deps, id, subscriptionInput(values, false) as never);
-      return c.redirect(`/console/subscriptions/${id}?notice=${encodeURIComponent('Changes saved.')}`, 303);
+      return backTo(c, `/subscriptions/${id}`, 'Changes saved.');
     } catch (error) {
       const errors = errorsByField(error);
       if (!errors) throw error;
@@ -162,7 +162,7 @@ function registerSubscriptionPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): v
 function registerSubscriptionActions(web: Hono<ConsoleEnv>, hooks: WebhookDeps): void {
   const deps = hooks.subscriptions;
   const back = (c: Context<ConsoleEnv>, id: string, notice: string) =>
-    c.redirect(`/console/subscriptions/${id}?notice=${encodeURIComponent(notice)}`, 303);
+    backTo(c, `/subscriptions/${id}`, notice);
   web.post('/subscriptions/:id/enable', async (c) => {
     const id = uuidParam(c, 'id');
     await updateSubscription(deps, id, { enabled: true });
@@ -273,6 +273,6 @@ function registerDeliveryPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): void 
   web.post('/deliveries/:id/retry', async (c) => {
     const id = uuidParam(c, 'id');
     await retryDelivery(hooks.subscriptions, id);
-    return c.redirect(`/console/deliveries/${id}?notice=${encodeURIComponent('Queued again.')}`, 303);
+    return backTo(c, `/deliveries/${id}`, 'Queued again.');
   });
 }

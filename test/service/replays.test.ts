@@ -1,48 +1,20 @@
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '../../src/db/client.js';
-import { createRedis } from '../../src/redis.js';
-import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
-import { linesKey } from '../../src/webhooks/flow/model.js';
 import { getReplay, REPLAY_BATCH, runReplayBatch, startReplay } from '../../src/webhooks/replays/replays.js';
 import { createSubscription } from '../../src/webhooks/subscriptions/create.js';
 import { deleteSubscription } from '../../src/webhooks/subscriptions/delete.js';
-import { SecretBox } from '../../src/webhooks/subscriptions/secret-box.js';
-import type { SubscriptionDeps } from '../../src/webhooks/subscriptions/store.js';
 import { insertTestDelivery } from '../helpers/deliveries.js';
-import { testConfig, uniqueSuffix } from '../helpers/env.js';
+import { serviceDeps } from '../helpers/service.js';
 
 // Bulk replays called as the API and the console call them: on the real PostgreSQL and Redis, a queue
 // of this file's own, a subscription no fan-out delivers to (disabled), all removed at the end.
 
-const run = uniqueSuffix();
-const database = createDatabase({ url: testConfig.DATABASE_URL, poolSize: 2, applicationName: 'test' });
-const redis = createRedis(testConfig.REDIS_URL, 'command', `service-${run}`);
-const queueName = `test-replays-${run}`;
-const queue = new Queue(queueName, { connection: createRedis(testConfig.REDIS_URL, 'queue', queueName) });
-const flow = new FlowControl(redis, {
-  breaker: { failureThreshold: 5, cooldownMs: 10_000, maxCooldownMs: 600_000 },
-  leaseMs: 20_000,
-  queueName,
-});
-const deps: SubscriptionDeps = {
-  sql: database.sql,
-  secrets: new SecretBox([`service-test-key-${run}`]),
-  flow,
-  queue,
-  retries: 3,
-  rules: { allowHttp: false, defaultMaxInFlight: 20, secretOverlapSeconds: 3_600 },
-};
+const { run, deps, database, close } = serviceDeps('replays');
 let subscriptionId = '';
 
 afterAll(async () => {
   if (subscriptionId) await deleteSubscription(deps, subscriptionId).catch(() => {});
   await database.sql`DELETE FROM webhook_replays WHERE created_by = ${`test:${run}`}`;
-  await queue.obliterate({ force: true });
-  await redis.del(linesKey(queueName));
-  await queue.close();
-  redis.disconnect();
-  await database.end({ timeout: 5 });
+  await close();
 });
 
 describe('bulk replay', () => {

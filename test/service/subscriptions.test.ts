@@ -1,41 +1,18 @@
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '../../src/db/client.js';
 import { AppError } from '../../src/errors.js';
-import { createRedis } from '../../src/redis.js';
-import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
 import { createSubscription } from '../../src/webhooks/subscriptions/create.js';
 import { deleteSubscription } from '../../src/webhooks/subscriptions/delete.js';
 import { getSubscription, listSubscriptions } from '../../src/webhooks/subscriptions/read.js';
 import { rotateSecret } from '../../src/webhooks/subscriptions/rotate-secret.js';
-import { SecretBox } from '../../src/webhooks/subscriptions/secret-box.js';
-import type { SubscriptionDeps } from '../../src/webhooks/subscriptions/store.js';
 import { sendTestEvent } from '../../src/webhooks/subscriptions/test-event.js';
 import { updateSubscription } from '../../src/webhooks/subscriptions/update.js';
-import { testConfig, uniqueSuffix } from '../helpers/env.js';
+import { serviceDeps } from '../helpers/service.js';
 
 // The subscription verbs called as the API, a script or a worker calls them: no HTTP, the real
 // PostgreSQL and Redis of the local stack, a queue of this file's own, and every row and key it makes
 // removed at the end.
 
-const run = uniqueSuffix();
-const database = createDatabase({ url: testConfig.DATABASE_URL, poolSize: 2, applicationName: 'test' });
-const redis = createRedis(testConfig.REDIS_URL, 'command', `service-${run}`);
-const queueName = `test-service-${run}`;
-const queue = new Queue(queueName, { connection: createRedis(testConfig.REDIS_URL, 'queue', queueName) });
-const flow = new FlowControl(redis, {
-  breaker: { failureThreshold: 5, cooldownMs: 10_000, maxCooldownMs: 600_000 },
-  leaseMs: 20_000,
-  queueName,
-});
-const deps: SubscriptionDeps = {
-  sql: database.sql,
-  secrets: new SecretBox([`service-test-key-${run}`]),
-  flow,
-  queue,
-  retries: 3,
-  rules: { allowHttp: false, defaultMaxInFlight: 7, secretOverlapSeconds: 3_600 },
-};
+const { run, deps, database, queue, close } = serviceDeps('service', { defaultMaxInFlight: 7 });
 const made: string[] = [];
 const url = (path: string) => `https://${run}.example.com/${path}`;
 const subscribe = async (path: string, eventTypes = ['user.*']) => {
@@ -55,10 +32,7 @@ const refusal = async (promise: Promise<unknown>) => {
 
 afterAll(async () => {
   for (const id of made) await deleteSubscription(deps, id).catch(() => {});
-  await queue.obliterate({ force: true });
-  await queue.close();
-  redis.disconnect();
-  await database.end();
+  await close();
 });
 
 describe('the subscription verbs, without HTTP', () => {

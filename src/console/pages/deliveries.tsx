@@ -1,41 +1,80 @@
+import type { Child } from 'hono/jsx';
 import type { Attempt, Delivery } from '../../webhooks/deliveries/schema.js';
 import { publicDeliveryStatuses, publicStatus } from '../../webhooks/deliveries/schema.js';
-import { Csrf, Field, Notice, Page, type PageContext, when } from '../layout.js';
+import { Csrf, Field, Notice, Page, type PageContext, Table, when } from '../layout.js';
 
 /** Deliveries as a table; everything in it came from the database and is rendered as text. */
 export function DeliveryRows(props: { items: Delivery[] }) {
   if (props.items.length === 0) return <p>No delivery.</p>;
   return (
-    <div class="scroll">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Delivery</th>
-            <th scope="col">Event type</th>
-            <th scope="col">Status</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Last HTTP status</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.items.map((d) => (
-            <tr>
-              <td>
-                <a href={`/console/deliveries/${d.id}`}>{d.id.slice(0, 8)}…</a>
-              </td>
-              <td>{d.eventType}</td>
-              <td>
-                <span class={`state ${d.status}`}>{publicStatus(d.status)}</span>
-              </td>
-              <td>{d.attempts}</td>
-              <td>{d.lastStatusCode ?? d.lastError ?? '—'}</td>
-              <td>{when(d.createdAt)}</td>
-            </tr>
+    <Table head={['Delivery', 'Event type', 'Status', 'Attempts', 'Last HTTP status', 'Created']}>
+      {props.items.map((d) => (
+        <tr>
+          <td>
+            <a href={`/console/deliveries/${d.id}`}>{d.id.slice(0, 8)}…</a>
+          </td>
+          <td>{d.eventType}</td>
+          <td>
+            <span class={`state ${d.status}`}>{publicStatus(d.status)}</span>
+          </td>
+          <td>{d.attempts}</td>
+          <td>{d.lastStatusCode ?? d.lastError ?? '—'}</td>
+          <td>{when(d.createdAt)}</td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
+/**
+ * The fields that pick deliveries (search and replay alike), with `children` among them: subscription,
+ * type, status (`anyStatus`: none chosen, else dead by default), user, and the time range.
+ */
+export function DeliveryFilterFields(props: {
+  values: Record<string, string>;
+  errors: Record<string, string>;
+  anyStatus: boolean;
+  children?: Child;
+}) {
+  const { values, errors } = props;
+  const chosen = values.status || (props.anyStatus ? '' : 'dead');
+  return (
+    <>
+      <Field
+        name="subscription_id"
+        label="Subscription id"
+        value={values.subscription_id}
+        error={errors.subscription_id}
+      />
+      <Field name="event_type" label="Event type" value={values.event_type} error={errors.event_type} />
+      <div class="field">
+        <label for="f-status">Status</label>
+        <select id="f-status" name="status">
+          {props.anyStatus && <option value="">any</option>}
+          {publicDeliveryStatuses.map((status) => (
+            <option value={status} selected={chosen === status}>
+              {status}
+            </option>
           ))}
-        </tbody>
-      </table>
-    </div>
+        </select>
+      </div>
+      <Field name="user_id" label="User id" value={values.user_id} error={errors.user_id} />
+      {props.children}
+      <Field
+        name="from"
+        label="Created from (UTC)"
+        type="datetime-local"
+        value={values.from}
+        error={errors.from}
+      />
+      <Field
+        name="to"
+        label="Created before (UTC)"
+        type="datetime-local"
+        value={values.to}
+        error={errors.to}
+      />
+    </>
   );
 }
 
@@ -51,35 +90,16 @@ export function DeliveriesPage(props: {
   return (
     <Page title="Deliveries" path="/console/deliveries" ctx={props.ctx}>
       <form method="get" action="/console/deliveries" class="card search" aria-label="Search deliveries">
-        <Field
-          name="subscription_id"
-          label="Subscription id"
-          value={query.subscription_id}
-          error={errors.subscription_id}
-        />
-        <Field name="event_type" label="Event type" value={query.event_type} error={errors.event_type} />
-        <div class="field">
-          <label for="f-status">Status</label>
-          <select id="f-status" name="status">
-            <option value="">any</option>
-            {publicDeliveryStatuses.map((status) => (
-              <option value={status} selected={query.status === status}>
-                {status}
-              </option>
-            ))}
-          </select>
-        </div>
-        <Field name="user_id" label="User id" value={query.user_id} error={errors.user_id} />
-        <Field name="event_id" label="Event id" value={query.event_id} error={errors.event_id} />
-        <Field
-          name="http_status"
-          label="HTTP status"
-          type="number"
-          value={query.http_status}
-          error={errors.http_status}
-        />
-        <Field name="from" label="From (UTC)" type="datetime-local" value={query.from} error={errors.from} />
-        <Field name="to" label="To (UTC)" type="datetime-local" value={query.to} error={errors.to} />
+        <DeliveryFilterFields values={query} errors={errors} anyStatus>
+          <Field name="event_id" label="Event id" value={query.event_id} error={errors.event_id} />
+          <Field
+            name="http_status"
+            label="HTTP status"
+            type="number"
+            value={query.http_status}
+            error={errors.http_status}
+          />
+        </DeliveryFilterFields>
         <button type="submit">Search</button>
       </form>
       <DeliveryRows items={props.items} />
@@ -144,38 +164,26 @@ export function DeliveryPage(props: {
         {props.attempts.length === 0 ? (
           <p>No attempt yet.</p>
         ) : (
-          <div class="scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">#</th>
-                  <th scope="col">Started</th>
-                  <th scope="col">HTTP status</th>
-                  <th scope="col">Duration</th>
-                  <th scope="col">Error kind</th>
-                  <th scope="col">Response excerpt or error</th>
-                </tr>
-              </thead>
-              <tbody>
-                {props.attempts.map((a) => (
-                  <tr>
-                    <td>{a.number}</td>
-                    <td>{when(a.startedAt)}</td>
-                    <td>{a.statusCode ?? '—'}</td>
-                    <td>{a.durationMs} ms</td>
-                    <td>{a.errorKind ?? '—'}</td>
-                    <td>
-                      {a.responseExcerpt || a.errorMessage ? (
-                        <pre class="excerpt">{a.responseExcerpt || a.errorMessage}</pre>
-                      ) : (
-                        '—'
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            head={['#', 'Started', 'HTTP status', 'Duration', 'Error kind', 'Response excerpt or error']}
+          >
+            {props.attempts.map((a) => (
+              <tr>
+                <td>{a.number}</td>
+                <td>{when(a.startedAt)}</td>
+                <td>{a.statusCode ?? '—'}</td>
+                <td>{a.durationMs} ms</td>
+                <td>{a.errorKind ?? '—'}</td>
+                <td>
+                  {a.responseExcerpt || a.errorMessage ? (
+                    <pre class="excerpt">{a.responseExcerpt || a.errorMessage}</pre>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </section>
       <section class="card" aria-labelledby="headers">

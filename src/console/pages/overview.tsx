@@ -1,7 +1,7 @@
 import { deliveryStatuses } from '../../db/schema/webhooks.js';
 import type { MinuteCounts, WindowFigures } from '../../webhooks/deliveries/stats.js';
 import type { SubscriptionState } from '../../webhooks/subscriptions/schema.js';
-import { Page, type PageContext, when } from '../layout.js';
+import { Page, type PageContext, Table, when } from '../layout.js';
 
 export interface OverviewData {
   perMinute: MinuteCounts[];
@@ -55,38 +55,23 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
         {data.failing.length === 0 ? (
           <p>None: every subscription's last attempts succeeded and every breaker is closed.</p>
         ) : (
-          <div class="scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Endpoint</th>
-                  <th scope="col">Breaker</th>
-                  <th scope="col">Failing since</th>
-                  <th scope="col">Next probe</th>
-                  <th scope="col">Enabled</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.failing.map(({ subscription, circuit }) => (
-                  <tr>
-                    <td>
-                      <a href={`/console/subscriptions/${subscription.id}`}>{subscription.url}</a>
-                    </td>
-                    <td>
-                      <span class={`state ${circuit.state}`}>{circuit.state.replace('_', '-')}</span>
-                    </td>
-                    <td>{when(subscription.failingSince)}</td>
-                    <td>{circuit.nextProbeAt ? when(new Date(circuit.nextProbeAt)) : '—'}</td>
-                    <td>
-                      {subscription.enabled
-                        ? 'yes'
-                        : `no (${subscription.disabledReason ?? 'by an operator'})`}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={['Endpoint', 'Breaker', 'Failing since', 'Next probe', 'Enabled']}>
+            {data.failing.map(({ subscription, circuit }) => (
+              <tr>
+                <td>
+                  <a href={`/console/subscriptions/${subscription.id}`}>{subscription.url}</a>
+                </td>
+                <td>
+                  <span class={`state ${circuit.state}`}>{circuit.state.replace('_', '-')}</span>
+                </td>
+                <td>{when(subscription.failingSince)}</td>
+                <td>{circuit.nextProbeAt ? when(new Date(circuit.nextProbeAt)) : '—'}</td>
+                <td>
+                  {subscription.enabled ? 'yes' : `no (${subscription.disabledReason ?? 'by an operator'})`}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </section>
     </Page>

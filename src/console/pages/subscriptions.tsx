@@ -1,6 +1,6 @@
 import type { Delivery } from '../../webhooks/deliveries/schema.js';
 import type { SubscriptionState } from '../../webhooks/subscriptions/schema.js';
-import { Csrf, Field, Notice, Page, type PageContext, when } from '../layout.js';
+import { Csrf, Field, Notice, Page, type PageContext, Table, when } from '../layout.js';
 import { DeliveryRows } from './deliveries.js';
 
 /** A subscription form's values as typed (text), and the errors of each field. */
@@ -28,38 +28,24 @@ export function SubscriptionsPage(props: { ctx: PageContext; items: Subscription
           New subscription
         </a>
       </p>
-      <div class="scroll">
-        <table>
-          <thead>
+      <Table head={['Endpoint', 'Event types', 'Health', 'Last success']}>
+        {props.items.map((state) => {
+          const h = health(state);
+          return (
             <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Event types</th>
-              <th scope="col">Health</th>
-              <th scope="col">Last success</th>
+              <td>
+                <a href={`/console/subscriptions/${state.subscription.id}`}>{state.subscription.url}</a>
+                {state.subscription.description && <div class="muted">{state.subscription.description}</div>}
+              </td>
+              <td>{state.subscription.eventTypes.join(', ')}</td>
+              <td>
+                <span class={`state ${h.kind}`}>{h.label}</span>
+              </td>
+              <td>{when(state.subscription.lastSuccessAt)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {props.items.map((state) => {
-              const h = health(state);
-              return (
-                <tr>
-                  <td>
-                    <a href={`/console/subscriptions/${state.subscription.id}`}>{state.subscription.url}</a>
-                    {state.subscription.description && (
-                      <div class="muted">{state.subscription.description}</div>
-                    )}
-                  </td>
-                  <td>{state.subscription.eventTypes.join(', ')}</td>
-                  <td>
-                    <span class={`state ${h.kind}`}>{h.label}</span>
-                  </td>
-                  <td>{when(state.subscription.lastSuccessAt)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </Table>
       {props.items.length === 0 && <p>No subscription yet.</p>}
     </Page>
   );

@@ -1,6 +1,6 @@
 import type { AuditEventView } from '../../audit/queries.js';
 import type { PublicSession, PublicUser } from '../../auth/model.js';
-import { Csrf, Field, Notice, Page, type PageContext, when } from '../layout.js';
+import { Csrf, Field, Notice, Page, type PageContext, Table, when } from '../layout.js';
 
 export function UsersPage(props: { ctx: PageContext; email: string; items: PublicUser[] }) {
   return (
@@ -9,30 +9,18 @@ export function UsersPage(props: { ctx: PageContext; email: string; items: Publi
         <Field name="email" label="Email contains" value={props.email} />
         <button type="submit">Find</button>
       </form>
-      <div class="scroll">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Registered</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.items.map((user) => (
-              <tr>
-                <td>
-                  <a href={`/console/users/${user.id}`}>{user.email}</a>
-                </td>
-                <td>{user.name ?? '—'}</td>
-                <td>{user.role}</td>
-                <td>{when(user.created_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table head={['Email', 'Name', 'Role', 'Registered']}>
+        {props.items.map((user) => (
+          <tr>
+            <td>
+              <a href={`/console/users/${user.id}`}>{user.email}</a>
+            </td>
+            <td>{user.name ?? '—'}</td>
+            <td>{user.role}</td>
+            <td>{when(user.created_at)}</td>
+          </tr>
+        ))}
+      </Table>
       {props.items.length === 0 && <p>No user matches.</p>}
     </Page>
   );
@@ -75,43 +63,30 @@ export function UserPage(props: {
           <p>No active session.</p>
         ) : (
           <>
-            <div class="scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Session</th>
-                    <th scope="col">IP</th>
-                    <th scope="col">User agent</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">Action</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {props.sessions.map((session) => (
-                    <tr>
-                      <td>
-                        <code>{session.id}</code>
-                      </td>
-                      <td>{session.ip ?? '—'}</td>
-                      <td>{session.user_agent ?? '—'}</td>
-                      <td>{when(session.last_used_at)}</td>
-                      <td>
-                        <form
-                          method="post"
-                          action={`/console/users/${user.id}/sessions/${session.id}/revoke`}
-                          class="inline"
-                        >
-                          <Csrf ctx={ctx} />
-                          <button type="submit" aria-label={`Revoke session ${session.id}`}>
-                            Revoke
-                          </button>
-                        </form>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table head={['Session', 'IP', 'User agent', 'Last used', 'Action']}>
+              {props.sessions.map((session) => (
+                <tr>
+                  <td>
+                    <code>{session.id}</code>
+                  </td>
+                  <td>{session.ip ?? '—'}</td>
+                  <td>{session.user_agent ?? '—'}</td>
+                  <td>{when(session.last_used_at)}</td>
+                  <td>
+                    <form
+                      method="post"
+                      action={`/console/users/${user.id}/sessions/${session.id}/revoke`}
+                      class="inline"
+                    >
+                      <Csrf ctx={ctx} />
+                      <button type="submit" aria-label={`Revoke session ${session.id}`}>
+                        Revoke
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </Table>
             <form method="post" action={`/console/users/${user.id}/sessions/revoke`}>
               <Csrf ctx={ctx} />
               <button type="submit">Revoke all sessions</button>
@@ -126,28 +101,16 @@ export function UserPage(props: {
         ) : props.activity.length === 0 ? (
           <p>No recorded activity.</p>
         ) : (
-          <div class="scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">IP</th>
-                  <th scope="col">User agent</th>
-                </tr>
-              </thead>
-              <tbody>
-                {props.activity.map((row) => (
-                  <tr>
-                    <td>{row.occurred_at}</td>
-                    <td>{row.type}</td>
-                    <td>{row.ip ?? '—'}</td>
-                    <td>{row.user_agent ?? '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={['When', 'Event', 'IP', 'User agent']}>
+            {props.activity.map((row) => (
+              <tr>
+                <td>{row.occurred_at}</td>
+                <td>{row.type}</td>
+                <td>{row.ip ?? '—'}</td>
+                <td>{row.user_agent ?? '—'}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </section>
     </Page>
