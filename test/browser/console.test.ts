@@ -75,6 +75,9 @@ afterAll(async () => {
   if (subscriptionId)
     await api?.client.call('DELETE', `/v1/webhooks/subscriptions/${subscriptionId}`, { token: api.token });
   await browser?.close();
+  if (platform) {
+    await platform.running.deps.sql`DELETE FROM webhook_replays WHERE queue = ${pipeline.env.WEBHOOK_QUEUE}`;
+  }
   await platform?.stop();
   await pipeline?.remove();
   await receiver?.close();
