@@ -20,6 +20,14 @@ export interface ConsoleAuthDeps {
   secure: (c: Context) => boolean;
 }
 
+/**
+ * Whether the console is served over https: the request's own URL, or the public address the platform
+ * is reached at (PUBLIC_BASE_URL, behind a proxy that ends TLS).
+ */
+export function servedOverHttps(requestUrl: string, publicBaseUrl: string | undefined): boolean {
+  return new URL(requestUrl).protocol === 'https:' || publicBaseUrl?.startsWith('https:') === true;
+}
+
 /** Sets the console's cookie: HttpOnly, SameSite=Strict, Secure over https, for the console's path. */
 export function setConsoleCookie(c: Context, deps: ConsoleAuthDeps, identity: ConsoleIdentity): void {
   setCookie(c, CONSOLE_COOKIE, deps.cookies.issue(identity), {

@@ -16,7 +16,13 @@ import type { Logger } from '../logger.js';
 import type { WebhookDeps } from '../webhooks/context.js';
 import { deadLetterCount, deliveriesPerMinute, windowFigures } from '../webhooks/deliveries/stats.js';
 import { failingSubscriptions } from '../webhooks/subscriptions/read.js';
-import { type ConsoleAuthDeps, type ConsoleEnv, requireConsole, requireConsoleAdmin } from './auth.js';
+import {
+  type ConsoleAuthDeps,
+  type ConsoleEnv,
+  requireConsole,
+  requireConsoleAdmin,
+  servedOverHttps,
+} from './auth.js';
 import { ConsoleCookies } from './cookies.js';
 import { Page } from './layout.js';
 import { EventsPage } from './pages/events.js';
@@ -67,8 +73,7 @@ export function registerConsole(app: App, deps: ConsoleDeps): void {
   const auth: ConsoleAuthDeps = {
     auth: deps.auth,
     cookies: new ConsoleCookies(deps.config.JWT_SECRET ?? randomBytes(48).toString('base64url')),
-    secure: (c) =>
-      new URL(c.req.url).protocol === 'https:' || deps.config.PUBLIC_BASE_URL?.startsWith('https:') === true,
+    secure: (c) => servedOverHttps(c.req.url, deps.config.PUBLIC_BASE_URL),
   };
   const web = new Hono<ConsoleEnv>();
   web.use('*', async (c, next) => {

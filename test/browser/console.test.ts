@@ -151,6 +151,18 @@ describe('the operator console in Chromium', () => {
     await receiver.waitFor(1, 30_000, (r) => r.body.includes(user.email));
     await page.goto(url(`/subscriptions/${subscriptionId}`));
     await page.locator('#recent-deliveries').getByText('succeeded').waitFor({ timeout: 20_000 });
+    // A test event, watched arriving: the recent deliveries refresh themselves (no reload here).
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('watch it arrive below').waitFor();
+    await page
+      .locator('#recent-deliveries tr', { hasText: 'webhook.test' })
+      .getByText('succeeded')
+      .waitFor({ timeout: 20_000 });
+    await receiver.waitFor(
+      1,
+      5_000,
+      (r) => r.headers['webhook-id'] !== undefined && r.body.includes('"webhook.test"'),
+    );
     await expectAccessible(page);
     await screenshot(page, 'console-subscription');
     await page.locator('#recent-deliveries a').first().click();
