@@ -15,6 +15,7 @@ import { jobIdOf } from '../../src/webhooks/queue/jobs.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
+import { settle } from '../helpers/settle.js';
 
 // Issue 12's headline: one healthy endpoint at 1,000 events/s through the whole pipeline (Kafka, a
 // fan-out process, a delivery process, real receivers in a process of their own), first alone, then
@@ -183,30 +184,6 @@ describe('one bad receiver never slows the others', () => {
     expect(slowDone?.n).toBeGreaterThan(0);
   }, 420_000);
 });
-
-/**
- * Waits until PostgreSQL, Redis and Kafka together used under a fifth of a core since the previous
- * look, 2 s earlier (at most a minute; then it goes on anyway); returns how many seconds it waited.
- */
-async function settle(meter: ReturnType<typeof cpuMeter>): Promise<number> {
-  const started = Date.now();
-  let before = meter.snapshot();
-  let since = Date.now();
-  await vi
-    .waitFor(
-      () => {
-        // The first look (at once) measures nothing: each look covers the 2 s since the previous one.
-        if (Date.now() - since < 1_900) throw new Error('still measuring');
-        const used = meter.since(before);
-        before = meter.snapshot();
-        since = Date.now();
-        expect((used.postgres ?? 0) + (used.redis ?? 0) + (used.kafka ?? 0)).toBeLessThan(0.4);
-      },
-      { timeout: 60_000, interval: 2_000 },
-    )
-    .catch(() => {});
-  return Math.round((Date.now() - started) / 1_000);
-}
 
 /**
  * Of these deliveries of a subscription, those not accounted for now: not delivered or dead, and
