@@ -231,6 +231,9 @@ async function warmUp(ctx: IsolationContext): Promise<{ seconds: number; p50: nu
     const events = await ctx.load.paced(ctx.rate, WARM_WINDOW_SECONDS);
     const window = await waitFor(ctx.receiverPort, events, 60_000);
     const seconds = Math.round((Date.now() - started) / 1_000);
+    ctx.say(
+      `warm-up at ${seconds} s: p50 ${window.p50} ms, p99 ${window.p99} ms over the last ${WARM_WINDOW_SECONDS} s`,
+    );
     if (window.p50 <= KEEPING_UP_P50_MS) return { seconds, p50: window.p50 };
     if (seconds >= WARM_MAX_SECONDS) {
       throw new Error(
