@@ -51,38 +51,7 @@ export function Page(props: {
           <a class="skip" href="#main">
             Skip to content
           </a>
-          <header class="top">
-            <span class="brand">hookline</span>
-            {ctx && (
-              <nav aria-label="Console">
-                <ul>
-                  {nav
-                    .filter((item) => !('admin' in item) || ctx.admin)
-                    .map((item) => (
-                      <li>
-                        <a
-                          href={item.href}
-                          aria-current={
-                            props.path === item.href ||
-                            (item.href !== '/console' && props.path.startsWith(item.href))
-                              ? 'page'
-                              : undefined
-                          }
-                        >
-                          {item.label}
-                        </a>
-                      </li>
-                    ))}
-                </ul>
-              </nav>
-            )}
-            {ctx && (
-              <form method="post" action="/console/sign-out" class="signout">
-                <input type="hidden" name="_csrf" value={ctx.csrf} />
-                <span class="who">{ctx.who}</span> <button type="submit">Sign out</button>
-              </form>
-            )}
-          </header>
+          <TopBar path={props.path} ctx={ctx} />
           <main id="main">
             <h1>{props.title}</h1>
             {props.children}
@@ -90,6 +59,39 @@ export function Page(props: {
         </body>
       </html>
     </>
+  );
+}
+
+/** The bar at the top: the name, and for a signed-in caller the navigation and the sign-out. */
+function TopBar(props: { path: string; ctx: PageContext | undefined }) {
+  const { ctx, path } = props;
+  const current = (href: string) =>
+    path === href || (href !== '/console' && path.startsWith(href)) ? 'page' : undefined;
+  return (
+    <header class="top">
+      <span class="brand">hookline</span>
+      {ctx && (
+        <nav aria-label="Console">
+          <ul>
+            {nav
+              .filter((item) => !('admin' in item) || ctx.admin)
+              .map((item) => (
+                <li>
+                  <a href={item.href} aria-current={current(item.href)}>
+                    {item.label}
+                  </a>
+                </li>
+              ))}
+          </ul>
+        </nav>
+      )}
+      {ctx && (
+        <form method="post" action="/console/sign-out" class="signout">
+          <Csrf ctx={ctx} />
+          <span class="who">{ctx.who}</span> <button type="submit">Sign out</button>
+        </form>
+      )}
+    </header>
   );
 }
 

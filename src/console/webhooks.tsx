@@ -203,76 +203,86 @@ const SearchQuery = z.object({
 });
 
 function registerDeliveryPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): void {
-  web.get('/deliveries', async (c) => {
-    const query = Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
-    const parsed = SearchQuery.safeParse(query);
-    const errors: Record<string, string> = {};
-    for (const issue of parsed.error?.issues ?? []) errors[String(issue.path[0])] ??= issue.message;
-    const from = instantOf(query.from);
-    const to = instantOf(query.to);
-    if (from === null) errors.from = 'must be a date and time';
-    if (to === null) errors.to = 'must be a date and time';
-    const found =
-      parsed.success && Object.keys(errors).length === 0
-        ? await listDeliveries(hooks, {
-            limit: 50,
-            cursor: parsed.data.cursor,
-            subscriptionId: parsed.data.subscription_id,
-            status: parsed.data.status && storedStatus(parsed.data.status),
-            eventType: parsed.data.event_type,
-            userId: parsed.data.user_id,
-            eventId: parsed.data.event_id,
-            httpStatus: parsed.data.http_status,
-            from: from ?? undefined,
-            to: to ?? undefined,
-          })
-        : { items: [], nextCursor: null };
-    const { cursor: _, ...kept } = query;
-    const page = (
-      <DeliveriesPage
-        ctx={c.get('page')}
-        query={kept}
-        errors={errors}
-        items={found.items}
-        nextCursor={found.nextCursor}
-      />
-    );
-    return c.html(page, Object.keys(errors).length > 0 ? 400 : 200);
-  });
-  web.get('/deliveries/:id', async (c) => {
-    const { delivery, attempts } = await getDelivery(hooks, uuidParam(c, 'id'));
-    const [event] = await hooks.sql<{ payload: Parameters<typeof webhookBody>[0] }[]>`
-      SELECT payload FROM webhook_events WHERE id = ${delivery.eventId}`;
-    const state = await getSubscription(hooks.subscriptions, delivery.subscriptionId);
-    const body = event ? webhookBody(event.payload) : '';
-    const headers = {
-      ...webhookHeaders({
-        eventId: delivery.eventId,
-        body,
-        secrets: [newSigningSecret()],
-        custom: state.subscription.headers,
-      }),
-      'webhook-timestamp': '(the time of each attempt, in seconds)',
-      'webhook-signature':
-        "v1,… (HMAC-SHA256 under the subscription's secret, made at each attempt; never shown)",
-    };
-    const payload = body ? JSON.stringify(JSON.parse(body), null, 2) : '(the event is no longer stored)';
-    const page = (
-      <DeliveryPage
-        ctx={c.get('page')}
-        delivery={delivery}
-        attempts={attempts}
-        payload={payload}
-        headers={headers}
-        subscriptionUrl={state.subscription.url}
-        notice={c.req.query('notice')}
-      />
-    );
-    return c.html(page);
-  });
+  web.get('/deliveries', (c) => searchPage(c, hooks));
+  web.get('/deliveries/:id', (c) => deliveryPage(c, hooks));
   web.post('/deliveries/:id/retry', async (c) => {
     const id = uuidParam(c, 'id');
     await retryDelivery(hooks.subscriptions, id);
     return backTo(c, `/deliveries/${id}`, 'Queued again.');
   });
+}
+
+/** The search: the query's fields checked (each error shown by its field), then a page of results. */
+async function searchPage(c: Context<ConsoleEnv>, hooks: WebhookDeps) {
+  const query = Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
+  const parsed = SearchQuery.safeParse(query);
+  const errors: Record<string, string> = {};
+  for (const issue of parsed.error?.issues ?? []) errors[String(issue.path[0])] ??= issue.message;
+  const from = instantOf(query.from);
+  const to = instantOf(query.to);
+  if (from === null) errors.from = 'must be a date and time';
+  if (to === null) errors.to = 'must be a date and time';
+  const found =
+    parsed.success && Object.keys(errors).length === 0
+      ? await listDeliveries(hooks, {
+          limit: 50,
+          cursor: parsed.data.cursor,
+          subscriptionId: parsed.data.subscription_id,
+          status: parsed.data.status && storedStatus(parsed.data.status),
+          eventType: parsed.data.event_type,
+          userId: parsed.data.user_id,
+          eventId: parsed.data.event_id,
+          httpStatus: parsed.data.http_status,
+          from: from ?? undefined,
+          to: to ?? undefined,
+        })
+      : { items: [], nextCursor: null };
+  const { cursor: _, ...kept } = query;
+  const page = (
+    <DeliveriesPage
+      ctx={c.get('page')}
+      query={kept}
+      errors={errors}
+      items={found.items}
+      nextCursor={found.nextCursor}
+    />
+  );
+  return c.html(page, Object.keys(errors).length > 0 ? 400 : 200);
+}
+
+/**
+ * One delivery with its payload (the webhook body as sent), the headers it is sent with (timestamp
+ * and signature described: they are made at each attempt, and the secret is never shown) and attempts.
+ */
+async function deliveryPage(c: Context<ConsoleEnv>, hooks: WebhookDeps) {
+  const { delivery, attempts } = await getDelivery(hooks, uuidParam(c, 'id'));
+  const [event] = await hooks.sql<{ payload: Parameters<typeof webhookBody>[0] }[]>`
+    SELECT payload FROM webhook_events WHERE id = ${delivery.eventId}`;
+  const state = await getSubscription(hooks.subscriptions, delivery.subscriptionId);
+  const body = event ? webhookBody(event.payload) : '';
+  const sent = {
+    eventId: delivery.eventId,
+    body,
+    secrets: [newSigningSecret()],
+    custom: state.subscription.headers,
+  };
+  const headers = {
+    ...webhookHeaders(sent),
+    'webhook-timestamp': '(the time of each attempt, in seconds)',
+    'webhook-signature':
+      "v1,… (HMAC-SHA256 under the subscription's secret, made at each attempt; never shown)",
+  };
+  const payload = body ? JSON.stringify(JSON.parse(body), null, 2) : '(the event is no longer stored)';
+  const page = (
+    <DeliveryPage
+      ctx={c.get('page')}
+      delivery={delivery}
+      attempts={attempts}
+      payload={payload}
+      headers={headers}
+      subscriptionUrl={state.subscription.url}
+      notice={c.req.query('notice')}
+    />
+  );
+  return c.html(page);
 }

@@ -159,33 +159,7 @@ export function DeliveryPage(props: {
           <button type="submit">Retry now</button>
         </form>
       </section>
-      <section class="card" aria-labelledby="attempts">
-        <h2 id="attempts">Attempts</h2>
-        {props.attempts.length === 0 ? (
-          <p>No attempt yet.</p>
-        ) : (
-          <Table
-            head={['#', 'Started', 'HTTP status', 'Duration', 'Error kind', 'Response excerpt or error']}
-          >
-            {props.attempts.map((a) => (
-              <tr>
-                <td>{a.number}</td>
-                <td>{when(a.startedAt)}</td>
-                <td>{a.statusCode ?? '—'}</td>
-                <td>{a.durationMs} ms</td>
-                <td>{a.errorKind ?? '—'}</td>
-                <td>
-                  {a.responseExcerpt || a.errorMessage ? (
-                    <pre class="excerpt">{a.responseExcerpt || a.errorMessage}</pre>
-                  ) : (
-                    '—'
-                  )}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        )}
-      </section>
+      <Attempts attempts={props.attempts} />
       <section class="card" aria-labelledby="headers">
         <h2 id="headers">Headers sent</h2>
         <pre>
@@ -199,5 +173,36 @@ export function DeliveryPage(props: {
         <pre>{props.payload}</pre>
       </section>
     </Page>
+  );
+}
+
+/** Every attempt of a delivery; the receiver's answer only as escaped text. */
+function Attempts(props: { attempts: Attempt[] }) {
+  return (
+    <section class="card" aria-labelledby="attempts">
+      <h2 id="attempts">Attempts</h2>
+      {props.attempts.length === 0 ? (
+        <p>No attempt yet.</p>
+      ) : (
+        <Table head={['#', 'Started', 'HTTP status', 'Duration', 'Error kind', 'Response excerpt or error']}>
+          {props.attempts.map((a) => (
+            <tr>
+              <td>{a.number}</td>
+              <td>{when(a.startedAt)}</td>
+              <td>{a.statusCode ?? '—'}</td>
+              <td>{a.durationMs} ms</td>
+              <td>{a.errorKind ?? '—'}</td>
+              <td>
+                {a.responseExcerpt || a.errorMessage ? (
+                  <pre class="excerpt">{a.responseExcerpt || a.errorMessage}</pre>
+                ) : (
+                  '—'
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
   );
 }

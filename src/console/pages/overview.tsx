@@ -50,30 +50,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
           aria-label="Deliveries created per minute over the last hour, stacked by their status now"
         />
       </section>
-      <section aria-labelledby="failing" class="card">
-        <h2 id="failing">Subscriptions failing now</h2>
-        {data.failing.length === 0 ? (
-          <p>None: every subscription's last attempts succeeded and every breaker is closed.</p>
-        ) : (
-          <Table head={['Endpoint', 'Breaker', 'Failing since', 'Next probe', 'Enabled']}>
-            {data.failing.map(({ subscription, circuit }) => (
-              <tr>
-                <td>
-                  <a href={`/console/subscriptions/${subscription.id}`}>{subscription.url}</a>
-                </td>
-                <td>
-                  <span class={`state ${circuit.state}`}>{circuit.state.replace('_', '-')}</span>
-                </td>
-                <td>{when(subscription.failingSince)}</td>
-                <td>{circuit.nextProbeAt ? when(new Date(circuit.nextProbeAt)) : '—'}</td>
-                <td>
-                  {subscription.enabled ? 'yes' : `no (${subscription.disabledReason ?? 'by an operator'})`}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        )}
-      </section>
+      <Failing failing={data.failing} />
     </Page>
   );
 }
@@ -84,3 +61,33 @@ const Figure = (props: { label: string; value: string; href?: string }) => (
     <span class="value">{props.href ? <a href={props.href}>{props.value}</a> : props.value}</span>
   </div>
 );
+
+/** The subscriptions failing now, with their breaker. */
+function Failing(props: { failing: SubscriptionState[] }) {
+  return (
+    <section aria-labelledby="failing" class="card">
+      <h2 id="failing">Subscriptions failing now</h2>
+      {props.failing.length === 0 ? (
+        <p>None: every subscription's last attempts succeeded and every breaker is closed.</p>
+      ) : (
+        <Table head={['Endpoint', 'Breaker', 'Failing since', 'Next probe', 'Enabled']}>
+          {props.failing.map(({ subscription, circuit }) => (
+            <tr>
+              <td>
+                <a href={`/console/subscriptions/${subscription.id}`}>{subscription.url}</a>
+              </td>
+              <td>
+                <span class={`state ${circuit.state}`}>{circuit.state.replace('_', '-')}</span>
+              </td>
+              <td>{when(subscription.failingSince)}</td>
+              <td>{circuit.nextProbeAt ? when(new Date(circuit.nextProbeAt)) : '—'}</td>
+              <td>
+                {subscription.enabled ? 'yes' : `no (${subscription.disabledReason ?? 'by an operator'})`}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
+  );
+}

@@ -47,36 +47,43 @@ export function ReplaysPage(props: {
           </form>
         )}
       </section>
-      <section class="card" aria-labelledby="replays">
-        <h2 id="replays">Replays</h2>
-        <div id="replay-list" data-refresh="replay-list" aria-live="polite">
-          {props.replays.length === 0 ? (
-            <p>No replay yet.</p>
-          ) : (
-            <Table head={['Started', 'Filter', 'State', 'Progress']}>
-              {props.replays.map((replay) => (
-                <tr>
-                  <td>{when(replay.createdAt)}</td>
-                  <td>
-                    <code>{JSON.stringify(replay.filter)}</code>
-                  </td>
-                  <td>
-                    <span class={`state ${replay.state}`}>{replay.state}</span>
-                  </td>
-                  <td>
-                    <progress
-                      max={Math.max(1, replay.total)}
-                      value={replay.requeued}
-                      aria-label={`Replay of ${replay.total}: ${replay.requeued} sent again`}
-                    />{' '}
-                    {`${replay.requeued} / ${replay.total}`}
-                  </td>
-                </tr>
-              ))}
-            </Table>
-          )}
-        </div>
-      </section>
+      <ReplayList replays={props.replays} />
     </Page>
+  );
+}
+
+/** The latest replays with their progress (refreshed live). */
+function ReplayList(props: { replays: Replay[] }) {
+  return (
+    <section class="card" aria-labelledby="replays">
+      <h2 id="replays">Replays</h2>
+      <div id="replay-list" data-refresh="replay-list" aria-live="polite">
+        {props.replays.length === 0 ? (
+          <p>No replay yet.</p>
+        ) : (
+          <Table head={['Started', 'Filter', 'State', 'Progress']}>
+            {props.replays.map((replay) => (
+              <tr>
+                <td>{when(replay.createdAt)}</td>
+                <td>
+                  <code>{JSON.stringify(replay.filter)}</code>
+                </td>
+                <td>
+                  <span class={`state ${replay.state}`}>{replay.state}</span>
+                </td>
+                <td>
+                  <progress
+                    max={Math.max(1, replay.total)}
+                    value={replay.requeued}
+                    aria-label={`Replay of ${replay.total}: ${replay.requeued} sent again`}
+                  />{' '}
+                  {`${replay.requeued} / ${replay.total}`}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </div>
+    </section>
   );
 }

@@ -144,45 +144,13 @@ export function SubscriptionPage(props: {
   error?: string;
   secret?: string;
 }) {
-  const { subscription, circuit } = props.state;
-  const h = health(props.state);
-  const action = (path: string, label: string) => (
-    <form method="post" action={`/console/subscriptions/${subscription.id}/${path}`} class="inline">
-      <Csrf ctx={props.ctx} />
-      <button type="submit">{label}</button>
-    </form>
-  );
+  const { subscription } = props.state;
   return (
     <Page title={subscription.url} path="/console/subscriptions" ctx={props.ctx}>
       <Notice text={props.notice} />
       <Notice text={props.error} kind="error" />
       {props.secret && <SecretOnce secret={props.secret} />}
-      <section class="card" aria-labelledby="state">
-        <h2 id="state">State</h2>
-        <dl class="pairs">
-          <dt>Health</dt>
-          <dd>
-            <span class={`state ${h.kind}`}>{h.label}</span>
-          </dd>
-          <dt>Breaker</dt>
-          <dd>
-            {circuit.state.replace('_', '-')}
-            {circuit.nextProbeAt ? `, next probe ${when(new Date(circuit.nextProbeAt))}` : ''}
-            {circuit.failures > 0 ? `, ${circuit.failures} consecutive failures` : ''}
-          </dd>
-          <dt>Last success</dt>
-          <dd>{when(subscription.lastSuccessAt)}</dd>
-          <dt>Id</dt>
-          <dd>
-            <code>{subscription.id}</code>
-          </dd>
-        </dl>
-        <div class="actions">
-          {subscription.enabled ? action('disable', 'Disable') : action('enable', 'Enable')}
-          {action('rotate-secret', 'Rotate secret')}
-          {action('test', 'Send test event')}
-        </div>
-      </section>
+      <StateSection ctx={props.ctx} state={props.state} />
       <section class="card" aria-labelledby="recent">
         <h2 id="recent">Recent deliveries</h2>
         <div data-refresh="recent-deliveries" id="recent-deliveries" aria-live="polite">
@@ -198,5 +166,45 @@ export function SubscriptionPage(props: {
         </form>
       </section>
     </Page>
+  );
+}
+
+/** A subscription's state (health, breaker, last success) and what an operator does to it. */
+function StateSection(props: { ctx: PageContext; state: SubscriptionState }) {
+  const { subscription, circuit } = props.state;
+  const h = health(props.state);
+  const action = (path: string, label: string) => (
+    <form method="post" action={`/console/subscriptions/${subscription.id}/${path}`} class="inline">
+      <Csrf ctx={props.ctx} />
+      <button type="submit">{label}</button>
+    </form>
+  );
+  return (
+    <section class="card" aria-labelledby="state">
+      <h2 id="state">State</h2>
+      <dl class="pairs">
+        <dt>Health</dt>
+        <dd>
+          <span class={`state ${h.kind}`}>{h.label}</span>
+        </dd>
+        <dt>Breaker</dt>
+        <dd>
+          {circuit.state.replace('_', '-')}
+          {circuit.nextProbeAt ? `, next probe ${when(new Date(circuit.nextProbeAt))}` : ''}
+          {circuit.failures > 0 ? `, ${circuit.failures} consecutive failures` : ''}
+        </dd>
+        <dt>Last success</dt>
+        <dd>{when(subscription.lastSuccessAt)}</dd>
+        <dt>Id</dt>
+        <dd>
+          <code>{subscription.id}</code>
+        </dd>
+      </dl>
+      <div class="actions">
+        {subscription.enabled ? action('disable', 'Disable') : action('enable', 'Enable')}
+        {action('rotate-secret', 'Rotate secret')}
+        {action('test', 'Send test event')}
+      </div>
+    </section>
   );
 }

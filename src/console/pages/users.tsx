@@ -57,62 +57,76 @@ export function UserPage(props: {
           <button type="submit">Change role</button>
         </form>
       </section>
-      <section class="card" aria-labelledby="sessions">
-        <h2 id="sessions">Active sessions</h2>
-        {props.sessions.length === 0 ? (
-          <p>No active session.</p>
-        ) : (
-          <>
-            <Table head={['Session', 'IP', 'User agent', 'Last used', 'Action']}>
-              {props.sessions.map((session) => (
-                <tr>
-                  <td>
-                    <code>{session.id}</code>
-                  </td>
-                  <td>{session.ip ?? '—'}</td>
-                  <td>{session.user_agent ?? '—'}</td>
-                  <td>{when(session.last_used_at)}</td>
-                  <td>
-                    <form
-                      method="post"
-                      action={`/console/users/${user.id}/sessions/${session.id}/revoke`}
-                      class="inline"
-                    >
-                      <Csrf ctx={ctx} />
-                      <button type="submit" aria-label={`Revoke session ${session.id}`}>
-                        Revoke
-                      </button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-            </Table>
-            <form method="post" action={`/console/users/${user.id}/sessions/revoke`}>
-              <Csrf ctx={ctx} />
-              <button type="submit">Revoke all sessions</button>
-            </form>
-          </>
-        )}
-      </section>
-      <section class="card" aria-labelledby="activity">
-        <h2 id="activity">Activity (audit store)</h2>
-        {props.activity === null ? (
-          <p>The audit store cannot be read now.</p>
-        ) : props.activity.length === 0 ? (
-          <p>No recorded activity.</p>
-        ) : (
-          <Table head={['When', 'Event', 'IP', 'User agent']}>
-            {props.activity.map((row) => (
+      <Sessions ctx={ctx} user={user} sessions={props.sessions} />
+      <Activity activity={props.activity} />
+    </Page>
+  );
+}
+
+/** A user's active sessions, each revocable, and all at once. */
+function Sessions(props: { ctx: PageContext; user: PublicUser; sessions: PublicSession[] }) {
+  return (
+    <section class="card" aria-labelledby="sessions">
+      <h2 id="sessions">Active sessions</h2>
+      {props.sessions.length === 0 ? (
+        <p>No active session.</p>
+      ) : (
+        <>
+          <Table head={['Session', 'IP', 'User agent', 'Last used', 'Action']}>
+            {props.sessions.map((session) => (
               <tr>
-                <td>{row.occurred_at}</td>
-                <td>{row.type}</td>
-                <td>{row.ip ?? '—'}</td>
-                <td>{row.user_agent ?? '—'}</td>
+                <td>
+                  <code>{session.id}</code>
+                </td>
+                <td>{session.ip ?? '—'}</td>
+                <td>{session.user_agent ?? '—'}</td>
+                <td>{when(session.last_used_at)}</td>
+                <td>
+                  <form
+                    method="post"
+                    action={`/console/users/${props.user.id}/sessions/${session.id}/revoke`}
+                    class="inline"
+                  >
+                    <Csrf ctx={props.ctx} />
+                    <button type="submit" aria-label={`Revoke session ${session.id}`}>
+                      Revoke
+                    </button>
+                  </form>
+                </td>
               </tr>
             ))}
           </Table>
-        )}
-      </section>
-    </Page>
+          <form method="post" action={`/console/users/${props.user.id}/sessions/revoke`}>
+            <Csrf ctx={props.ctx} />
+            <button type="submit">Revoke all sessions</button>
+          </form>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** What the audit store holds of the user (null: it cannot be read now). */
+function Activity(props: { activity: AuditEventView[] | null }) {
+  return (
+    <section class="card" aria-labelledby="activity">
+      <h2 id="activity">Activity (audit store)</h2>
+      {props.activity === null ? (
+        <p>The audit store cannot be read now.</p>
+      ) : props.activity.length === 0 ? (
+        <p>No recorded activity.</p>
+      ) : (
+        <Table head={['When', 'Event', 'IP', 'User agent']}>
+          {props.activity.map((row) => (
+            <tr>
+              <td>{row.occurred_at}</td>
+              <td>{row.type}</td>
+              <td>{row.ip ?? '—'}</td>
+              <td>{row.user_agent ?? '—'}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
   );
 }

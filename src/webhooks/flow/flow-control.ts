@@ -8,6 +8,7 @@ import {
   type FlowLimits,
   linesKey,
   type Parked,
+  parkedOf,
   type Release,
   type Verdict,
 } from './model.js';
@@ -26,16 +27,6 @@ type FlowRedis = Redis & {
   hooklineFlowPark(...args: (string | number)[]): Promise<string[]>;
   hooklineFlowPump(...args: (string | number)[]): Promise<(string | number)[]>;
 };
-
-/** The scripts' flat (id, where) pairs as parked jobs. */
-function parkedOf(flat: readonly (string | number)[]): Parked[] {
-  const out: Parked[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const parkedAt = Number(flat[i + 1]);
-    out.push({ jobId: String(flat[i]), parkedAt: parkedAt > 0 ? parkedAt : null });
-  }
-  return out;
-}
 
 /**
  * Per-subscription flow control shared by every delivery process through Redis: admission to the

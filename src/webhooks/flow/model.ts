@@ -37,6 +37,16 @@ export interface Parked {
   parkedAt: number | null;
 }
 
+/** The scripts' flat (id, where) pairs as parked jobs. */
+export function parkedOf(flat: readonly (string | number)[]): Parked[] {
+  const out: Parked[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const parkedAt = Number(flat[i + 1]);
+    out.push({ jobId: String(flat[i]), parkedAt: parkedAt > 0 ? parkedAt : null });
+  }
+  return out;
+}
+
 export interface Release {
   transition: '' | 'opened' | 'reopened' | 'closed';
   state: CircuitState;
