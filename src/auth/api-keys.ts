@@ -76,6 +76,15 @@ export async function findApiKey(db: Database, key: string): Promise<ApiKey | un
   return row;
 }
 
+/** The live key with this id, if any (the console's cookie names a key by its id, not its secret). */
+export async function findApiKeyById(db: Database, id: string): Promise<ApiKey | undefined> {
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
+  return row;
+}
+
 export async function touchApiKey(db: Database, id: string): Promise<void> {
   await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, id));
 }

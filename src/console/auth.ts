@@ -1,10 +1,13 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { Caller } from '../auth/account.js';
+import { findApiKeyById } from '../auth/api-keys.js';
 import type { AuthDeps } from '../auth/context.js';
-import { apiKeys, users } from '../db/schema/index.js';
+import { users } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
+import type { AppEnv } from '../http/app.js';
+import { requestMeta } from '../http/middleware/auth.js';
 import { CONSOLE_COOKIE, type ConsoleCookies, type ConsoleIdentity } from './cookies.js';
 import type { PageContext } from './layout.js';
 
@@ -85,6 +88,10 @@ export function requireConsole(deps: ConsoleAuthDeps): MiddlewareHandler<Console
   };
 }
 
+/** Where a console request came from, for the events it causes (as the API's `requestMeta`). */
+export const consoleMeta = (c: Context<ConsoleEnv>, auth: AuthDeps) =>
+  requestMeta(c as unknown as Context<AppEnv>, auth.config.TRUST_PROXY_HOPS);
+
 /** Users and sessions are an admin's, not an API key's. */
 export const requireConsoleAdmin: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   if (c.get('caller').role !== 'admin') throw new AppError('forbidden', 'Users and sessions need an admin.');
@@ -106,10 +113,7 @@ async function callerOf(
       who: user?.email ?? 'admin',
     };
   }
-  const [key] = await auth.db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.id, identity.keyId), isNull(apiKeys.revokedAt)));
+  const key = await findApiKeyById(auth.db, identity.keyId);
   if (!key?.scopes.includes('webhooks:manage')) return null;
   return {
     caller: { userId: key.createdBy ?? key.id, sessionId: '', role: 'api_key', apiKeyId: key.id },

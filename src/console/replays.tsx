@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { actorOf } from '../http/middleware/auth.js';
 import type { WebhookDeps } from '../webhooks/context.js';
 import { listReplays, startReplay } from '../webhooks/replays/replays.js';
 import type { ConsoleEnv } from './auth.js';
@@ -32,10 +33,6 @@ async function page(
  * same verb as `POST /v1/webhooks/replays`), and its progress is shown live.
  */
 export function registerReplayPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): void {
-  const actorId = (c: Context<ConsoleEnv>) => {
-    const caller = c.get('caller');
-    return caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `admin:${caller.userId}`;
-  };
   web.get('/replays', async (c) =>
     c.html(
       await page(c, hooks, {
@@ -48,7 +45,11 @@ export function registerReplayPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): 
     const values = formText(await c.req.parseBody());
     const filter = filterOf(values);
     try {
-      const counted = await startReplay(hooks, { filter: filter as never, dry_run: true }, actorId(c));
+      const counted = await startReplay(
+        hooks,
+        { filter: filter as never, dry_run: true },
+        actorOf(c.get('caller')),
+      );
       const count = counted.dryRun ? counted.count : 0;
       return c.html(await page(c, hooks, { form: { values, errors: {} }, dryRun: { count, filter } }));
     } catch (error) {
@@ -63,7 +64,7 @@ export function registerReplayPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): 
     const started = await startReplay(
       hooks,
       { filter: filterOf(values) as never, dry_run: false },
-      actorId(c),
+      actorOf(c.get('caller')),
     );
     const notice = started.dryRun
       ? ''

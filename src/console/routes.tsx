@@ -16,18 +16,12 @@ import type { Logger } from '../logger.js';
 import type { WebhookDeps } from '../webhooks/context.js';
 import { deadLetterCount, deliveriesPerMinute, windowFigures } from '../webhooks/deliveries/stats.js';
 import { failingSubscriptions } from '../webhooks/subscriptions/read.js';
-import {
-  type ConsoleAuthDeps,
-  type ConsoleEnv,
-  requireConsole,
-  requireConsoleAdmin,
-  servedOverHttps,
-} from './auth.js';
+import { type ConsoleAuthDeps, type ConsoleEnv, requireConsole, servedOverHttps } from './auth.js';
 import { ConsoleCookies } from './cookies.js';
 import { Page } from './layout.js';
 import { EventsPage } from './pages/events.js';
 import { OverviewPage } from './pages/overview.js';
-import { registerSignIn } from './sign-in.js';
+import { registerSignIn, registerSignOut } from './sign-in.js';
 import { registerUserPages } from './users.js';
 import { registerWebhookPages } from './webhooks.js';
 
@@ -102,13 +96,12 @@ export function registerConsole(app: App, deps: ConsoleDeps): void {
   });
   registerSignIn(web, auth);
   web.use('*', requireConsole(auth));
+  registerSignOut(web, auth);
   web.get('/', async (c) =>
     c.html(<OverviewPage ctx={c.get('page')} data={await overview(deps.webhooks)} />),
   );
   web.get('/events', (c) => c.html(<EventsPage ctx={c.get('page')} />));
   registerWebhookPages(web, deps.webhooks);
-  web.use('/users/*', requireConsoleAdmin);
-  web.use('/users', requireConsoleAdmin);
   registerUserPages(web, deps);
   app.route('/console', web);
 }

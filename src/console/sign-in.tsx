@@ -1,15 +1,17 @@
-import type { Context, Hono } from 'hono';
-import { getCookie } from 'hono/cookie';
+import type { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { logout } from '../auth/account.js';
 import { findApiKey } from '../auth/api-keys.js';
 import { login } from '../auth/login.js';
 import { AppError } from '../errors.js';
-import type { AppEnv } from '../http/app.js';
-import { requestMeta } from '../http/middleware/auth.js';
 import { problemTypes } from '../http/problem.js';
-import { type ConsoleAuthDeps, type ConsoleEnv, clearConsoleCookie, setConsoleCookie } from './auth.js';
-import { CONSOLE_COOKIE } from './cookies.js';
+import {
+  type ConsoleAuthDeps,
+  type ConsoleEnv,
+  clearConsoleCookie,
+  consoleMeta,
+  setConsoleCookie,
+} from './auth.js';
 import { SignInPage } from './pages/sign-in.js';
 
 /** Where to go after signing in: a console path only (never another site). */
@@ -17,9 +19,6 @@ const safeNext = (next: unknown) =>
   typeof next === 'string' && /^\/console(\/[\w\-./%?=&]*)?$/.test(next) && !next.includes('//')
     ? next
     : '/console';
-
-const meta = (c: Context<ConsoleEnv>, deps: ConsoleAuthDeps) =>
-  requestMeta(c as unknown as Context<AppEnv>, deps.auth.config.TRUST_PROXY_HOPS);
 
 /**
  * Sign-in (an admin's email and password: a session like the API's login, with its events and
@@ -43,7 +42,11 @@ export function registerSignIn(web: Hono<ConsoleEnv>, deps: ConsoleAuthDeps): vo
       return c.redirect(next, 303);
     }
     try {
-      const tokens = await login(deps.auth, { email, password: String(form.password ?? '') }, meta(c, deps));
+      const tokens = await login(
+        deps.auth,
+        { email, password: String(form.password ?? '') },
+        consoleMeta(c, deps.auth),
+      );
       const state = await deps.auth.sessionStates.get(tokens.session_id);
       const userId = state?.userId ?? '';
       if (state?.role !== 'admin') {
@@ -52,7 +55,7 @@ export function registerSignIn(web: Hono<ConsoleEnv>, deps: ConsoleAuthDeps): vo
         await logout(
           deps.auth,
           { userId, sessionId: tokens.session_id, role: state?.role ?? '' },
-          meta(c, deps),
+          consoleMeta(c, deps.auth),
         );
         return refuse('This account cannot open the console: it needs the admin role.', 403);
       }
@@ -65,23 +68,16 @@ export function registerSignIn(web: Hono<ConsoleEnv>, deps: ConsoleAuthDeps): vo
       return refuse(error.message, problemTypes[error.code].status as ContentfulStatusCode);
     }
   });
+}
+
+/**
+ * Sign-out, behind the console's guard like every change (a live caller and the CSRF token): the
+ * admin's session is revoked like the API's logout; an API key's cookie is only cleared.
+ */
+export function registerSignOut(web: Hono<ConsoleEnv>, deps: ConsoleAuthDeps): void {
   web.post('/sign-out', async (c) => {
-    const identity = deps.cookies.read(getCookie(c, CONSOLE_COOKIE));
-    const form = await c.req.parseBody();
-    const cookie = getCookie(c, CONSOLE_COOKIE) ?? '';
-    if (
-      !identity ||
-      !deps.cookies.checkCsrf(cookie, typeof form._csrf === 'string' ? form._csrf : undefined)
-    ) {
-      throw new AppError('forbidden', 'The form is missing its CSRF token, or it is not this session’s.');
-    }
-    if (identity.kind === 'session') {
-      await logout(
-        deps.auth,
-        { userId: identity.userId, sessionId: identity.sessionId, role: '' },
-        meta(c, deps),
-      );
-    }
+    const caller = c.get('caller');
+    if (!caller.apiKeyId) await logout(deps.auth, caller, consoleMeta(c, deps.auth));
     clearConsoleCookie(c, deps);
     return c.redirect('/console/sign-in', 303);
   });

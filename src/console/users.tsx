@@ -4,9 +4,8 @@ import { getUser } from '../auth/account.js';
 import { changeRole, listRoles, listUsers } from '../auth/admin-users.js';
 import { listSessions, revokeUserSessions } from '../auth/session-management.js';
 import { AppError } from '../errors.js';
-import type { AppEnv } from '../http/app.js';
-import { actorOf, requestMeta } from '../http/middleware/auth.js';
-import type { ConsoleEnv } from './auth.js';
+import { actorOf } from '../http/middleware/auth.js';
+import { type ConsoleEnv, consoleMeta, requireConsoleAdmin } from './auth.js';
 import { backTo, formText, uuidParam } from './forms.js';
 import { UserPage, UsersPage } from './pages/users.js';
 import type { ConsoleDeps } from './routes.js';
@@ -18,8 +17,8 @@ import type { ConsoleDeps } from './routes.js';
  */
 export function registerUserPages(web: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   const { auth } = deps;
-  const meta = (c: Context<ConsoleEnv>) =>
-    requestMeta(c as unknown as Context<AppEnv>, auth.config.TRUST_PROXY_HOPS);
+  web.use('/users', requireConsoleAdmin);
+  web.use('/users/*', requireConsoleAdmin);
   const back = (c: Context<ConsoleEnv>, id: string, notice: string) => backTo(c, `/users/${id}`, notice);
   web.get('/users', async (c) => {
     const email = c.req.query('email') ?? '';
@@ -31,7 +30,7 @@ export function registerUserPages(web: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
     const id = uuidParam(c, 'id');
     const { role = '' } = formText(await c.req.parseBody());
     try {
-      await changeRole(auth, { userId: id, role, actor: actorOf(c.get('caller')) }, meta(c));
+      await changeRole(auth, { userId: id, role, actor: actorOf(c.get('caller')) }, consoleMeta(c, auth));
       return back(c, id, `Role changed to ${role}.`);
     } catch (error) {
       if (!(error instanceof AppError) || (error.code !== 'conflict' && error.code !== 'validation_failed'))
@@ -48,7 +47,7 @@ export function registerUserPages(web: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
       sessionId,
       reason: 'revoked_by_admin',
       actor,
-      meta: meta(c),
+      meta: consoleMeta(c, auth),
     });
     return back(c, id, 'Session revoked: its tokens are refused from now on.');
   });
@@ -59,7 +58,7 @@ export function registerUserPages(web: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
       userId: id,
       reason: 'revoked_by_admin',
       actor,
-      meta: meta(c),
+      meta: consoleMeta(c, auth),
     });
     return back(c, id, `${count} sessions revoked.`);
   });

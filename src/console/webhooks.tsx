@@ -5,13 +5,13 @@ import { actorOf } from '../http/middleware/auth.js';
 import type { WebhookDeps } from '../webhooks/context.js';
 import { getDelivery, listDeliveries } from '../webhooks/deliveries/read.js';
 import { retryDelivery } from '../webhooks/deliveries/requeue.js';
-import { publicDeliveryStatuses, storedStatus } from '../webhooks/deliveries/schema.js';
-import { webhookBody, webhookHeaders } from '../webhooks/delivery/request.js';
-import { newSigningSecret } from '../webhooks/delivery/signing.js';
+import { deliveryMatchFields, matchOf } from '../webhooks/deliveries/schema.js';
+import { unsignedHeaders, webhookBody } from '../webhooks/delivery/request.js';
 import { createSubscription } from '../webhooks/subscriptions/create.js';
 import { getSubscription, listSubscriptions } from '../webhooks/subscriptions/read.js';
 import { rotateSecret } from '../webhooks/subscriptions/rotate-secret.js';
 import type { Subscription } from '../webhooks/subscriptions/schema.js';
+import { findSubscription } from '../webhooks/subscriptions/store.js';
 import { sendTestEvent } from '../webhooks/subscriptions/test-event.js';
 import { updateSubscription } from '../webhooks/subscriptions/update.js';
 import type { ConsoleEnv } from './auth.js';
@@ -190,17 +190,8 @@ function registerSubscriptionActions(web: Hono<ConsoleEnv>, hooks: WebhookDeps):
   });
 }
 
-const SearchQuery = z.object({
-  subscription_id: z.uuid().optional(),
-  event_type: z.string().max(128).optional(),
-  status: z.enum(publicDeliveryStatuses).optional(),
-  user_id: z.uuid().optional(),
-  event_id: z.uuid().optional(),
-  http_status: z.coerce.number().int().min(100).max(599).optional(),
-  from: z.string().optional(),
-  to: z.string().optional(),
-  cursor: z.uuid().optional(),
-});
+/** The search form: the API's delivery query (its dates given as UTC date-times, see `instantOf`). */
+const SearchQuery = z.object({ ...deliveryMatchFields, cursor: z.uuid().optional() });
 
 function registerDeliveryPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): void {
   web.get('/deliveries', (c) => searchPage(c, hooks));
@@ -215,27 +206,16 @@ function registerDeliveryPages(web: Hono<ConsoleEnv>, hooks: WebhookDeps): void 
 /** The search: the query's fields checked (each error shown by its field), then a page of results. */
 async function searchPage(c: Context<ConsoleEnv>, hooks: WebhookDeps) {
   const query = Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
-  const parsed = SearchQuery.safeParse(query);
-  const errors: Record<string, string> = {};
-  for (const issue of parsed.error?.issues ?? []) errors[String(issue.path[0])] ??= issue.message;
   const from = instantOf(query.from);
   const to = instantOf(query.to);
+  const parsed = SearchQuery.safeParse({ ...query, from: from ?? undefined, to: to ?? undefined });
+  const errors: Record<string, string> = {};
+  for (const issue of parsed.error?.issues ?? []) errors[String(issue.path[0])] ??= issue.message;
   if (from === null) errors.from = 'must be a date and time';
   if (to === null) errors.to = 'must be a date and time';
   const found =
     parsed.success && Object.keys(errors).length === 0
-      ? await listDeliveries(hooks, {
-          limit: 50,
-          cursor: parsed.data.cursor,
-          subscriptionId: parsed.data.subscription_id,
-          status: parsed.data.status && storedStatus(parsed.data.status),
-          eventType: parsed.data.event_type,
-          userId: parsed.data.user_id,
-          eventId: parsed.data.event_id,
-          httpStatus: parsed.data.http_status,
-          from: from ?? undefined,
-          to: to ?? undefined,
-        })
+      ? await listDeliveries(hooks, { limit: 50, cursor: parsed.data.cursor, ...matchOf(parsed.data) })
       : { items: [], nextCursor: null };
   const { cursor: _, ...kept } = query;
   const page = (
@@ -258,16 +238,11 @@ async function deliveryPage(c: Context<ConsoleEnv>, hooks: WebhookDeps) {
   const { delivery, attempts } = await getDelivery(hooks, uuidParam(c, 'id'));
   const [event] = await hooks.sql<{ payload: Parameters<typeof webhookBody>[0] }[]>`
     SELECT payload FROM webhook_events WHERE id = ${delivery.eventId}`;
-  const state = await getSubscription(hooks.subscriptions, delivery.subscriptionId);
+  // The row alone (its URL and headers): not its breaker, which this page does not show.
+  const subscription = await findSubscription(hooks.sql, delivery.subscriptionId);
   const body = event ? webhookBody(event.payload) : '';
-  const sent = {
-    eventId: delivery.eventId,
-    body,
-    secrets: [newSigningSecret()],
-    custom: state.subscription.headers,
-  };
   const headers = {
-    ...webhookHeaders(sent),
+    ...unsignedHeaders({ eventId: delivery.eventId, custom: subscription.headers }),
     'webhook-timestamp': '(the time of each attempt, in seconds)',
     'webhook-signature':
       "v1,… (HMAC-SHA256 under the subscription's secret, made at each attempt; never shown)",
@@ -280,7 +255,7 @@ async function deliveryPage(c: Context<ConsoleEnv>, hooks: WebhookDeps) {
       attempts={attempts}
       payload={payload}
       headers={headers}
-      subscriptionUrl={state.subscription.url}
+      subscriptionUrl={subscription.url}
       notice={c.req.query('notice')}
     />
   );

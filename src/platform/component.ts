@@ -12,8 +12,8 @@ export interface Component {
 
 /**
  * A task run every `intervalMs` (and once `firstRunAfterMs` after start, if given) for as long as the
- * process runs; a failure is logged and the next run comes as planned. `stop()` waits for the run in
- * progress. The timers do not keep the process alive.
+ * process runs, never two at once; a failure is logged and the next run comes as planned. `stop()`
+ * waits for the run in progress. The timers do not keep the process alive.
  */
 export function periodicComponent(options: {
   name: string;
@@ -26,8 +26,18 @@ export function periodicComponent(options: {
   let timer: NodeJS.Timeout | undefined;
   let first: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  // A run still going when the next is due is let finish: the next comes at the following tick (runs
+  // never overlap, and `stop` waits for the one in progress).
   const run = () => {
-    running = options.task().catch((error: unknown) => options.logger.error({ err: error }, options.failure));
+    if (busy) return;
+    busy = true;
+    running = options
+      .task()
+      .catch((error: unknown) => options.logger.error({ err: error }, options.failure))
+      .finally(() => {
+        busy = false;
+      });
   };
   return {
     name: options.name,

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Children, cpuMeter, cpuSeconds, pidsOf } from '../../scripts/bench/children.js';
+import { Children, cpuMeter, cpuSeconds } from '../../scripts/bench/children.js';
 import { isolationPhase } from '../../scripts/bench/isolation.js';
 import { loadOf } from '../../scripts/bench/load.js';
 import { isReceiverReady, portsOf, statsOf, waitFor } from '../../scripts/bench/receiver.js';
@@ -15,7 +15,7 @@ import { jobIdOf } from '../../src/webhooks/queue/jobs.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
-import { settle } from '../helpers/settle.js';
+import { settle, stackProcesses } from '../helpers/settle.js';
 
 // Issue 12's headline: one healthy endpoint at 1,000 events/s through the whole pipeline (Kafka, a
 // fan-out process, a delivery process, real receivers in a process of their own), first alone, then
@@ -86,9 +86,7 @@ beforeAll(async () => {
     fanout: () => cpuSeconds(fanout.child.pid),
     delivery: () => cpuSeconds(delivery.child.pid),
     receivers: () => cpuSeconds(receiver.child.pid),
-    postgres: () => pidsOf('postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    redis: () => pidsOf('redis-server').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    kafka: () => pidsOf('kafka.Kafka').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    ...stackProcesses,
   });
   // The services quiet first: earlier test files leave them work (vacuums, log compaction) that would
   // load one kind of slice more than the other on a two-core machine.

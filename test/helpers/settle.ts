@@ -1,13 +1,14 @@
 import { vi } from 'vitest';
 import { cpuMeter, cpuSeconds, pidsOf } from '../../scripts/bench/children.js';
 
-/** The CPU-seconds the stack's PostgreSQL, Redis and Kafka have used, each. */
-export const stackCpu = () =>
-  cpuMeter({
-    postgres: () => pidsOf('postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    redis: () => pidsOf('redis-server').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    kafka: () => pidsOf('kafka.Kafka').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-  });
+const usedBy = (pattern: string) => () => pidsOf(pattern).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+/** The stack's PostgreSQL, Redis and Kafka, each as the CPU-seconds its processes have used. */
+export const stackProcesses = {
+  postgres: usedBy('postgres'),
+  redis: usedBy('redis-server'),
+  kafka: usedBy('kafka.Kafka'),
+};
+const stackCpu = () => cpuMeter(stackProcesses);
 
 /**
  * Waits until PostgreSQL, Redis and Kafka together used under a fifth of a core since the previous

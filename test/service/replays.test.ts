@@ -10,10 +10,12 @@ import { serviceDeps } from '../helpers/service.js';
 
 const { run, deps, database, close } = serviceDeps('replays');
 let subscriptionId = '';
+/** Who starts this file's replays (they are removed by it at the end). */
+const actor = { type: 'system' as const, id: `test-${run}` };
 
 afterAll(async () => {
   if (subscriptionId) await deleteSubscription(deps, subscriptionId).catch(() => {});
-  await database.sql`DELETE FROM webhook_replays WHERE created_by = ${`test:${run}`}`;
+  await database.sql`DELETE FROM webhook_replays WHERE created_by = ${`system:${actor.id}`}`;
   await close();
 });
 
@@ -34,14 +36,14 @@ describe('bulk replay', () => {
       WHERE subscription_id = ${subscriptionId}`;
     const filter = { subscription_id: subscriptionId, status: 'dead' as const };
 
-    const counted = await startReplay(deps, { filter, dry_run: true }, `test:${run}`);
+    const counted = await startReplay(deps, { filter, dry_run: true }, actor);
     expect(counted).toEqual({ dryRun: true, count: total });
-    const started = await startReplay(deps, { filter }, `test:${run}`);
+    const started = await startReplay(deps, { filter }, actor);
     if (started.dryRun) throw new Error('a replay, not a dry run, was asked for');
     expect(started.created).toBe(true);
     expect(started.replay.total).toBe(total);
     // Started again while it runs: the same replay.
-    const again = await startReplay(deps, { filter }, `test:${run}`);
+    const again = await startReplay(deps, { filter }, actor);
     expect(again).toMatchObject({ dryRun: false, created: false, replay: { id: started.replay.id } });
 
     // One batch, then the process "restarts": the next batch (any of the platform's processes) goes
@@ -61,7 +63,7 @@ describe('bulk replay', () => {
     expect(rows).toEqual([{ generation: 1, status: 'pending', n: total }]);
 
     // Started once more with the same filter: none is dead any more, so none is sent again.
-    const after = await startReplay(deps, { filter }, `test:${run}`);
+    const after = await startReplay(deps, { filter }, actor);
     if (after.dryRun) throw new Error('a replay, not a dry run, was asked for');
     expect(after.replay.total).toBe(0);
     expect(await runReplayBatch(deps)).toBe(true);

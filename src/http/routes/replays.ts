@@ -57,8 +57,7 @@ const routes = {
 export function registerReplayRoutes(app: App, guard: Guard, hooks: WebhookDeps): void {
   app.openapi(routes.start(guard), async (c) => {
     const input = c.req.valid('json');
-    const actor = actorOf(c.get('caller'));
-    const started = await inBody(() => startReplay(hooks, input, `${actor.type}:${actor.id}`));
+    const started = await inBody(() => startReplay(hooks, input, actorOf(c.get('caller'))));
     if (started.dryRun) return c.json({ dry_run: true as const, count: started.count }, 200);
     return c.json(toPublicReplay(started.replay), started.created ? 202 : 200);
   });

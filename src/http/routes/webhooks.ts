@@ -1,14 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AuthDeps } from '../../auth/context.js';
-import { Timestamp } from '../../db/time.js';
 import type { WebhookDeps } from '../../webhooks/context.js';
 import { getDelivery, listDeliveries } from '../../webhooks/deliveries/read.js';
 import { retryDelivery } from '../../webhooks/deliveries/requeue.js';
 import {
+  deliveryMatchFields,
+  matchOf,
   PublicDelivery,
   PublicDeliveryDetail,
-  publicDeliveryStatuses,
-  storedStatus,
   toPublicDelivery,
   toPublicDetail,
 } from '../../webhooks/deliveries/schema.js';
@@ -18,25 +17,12 @@ import { problems } from '../problem.js';
 import { IdParam } from '../schemas/auth.js';
 import { registerReplayRoutes } from './replays.js';
 import { registerSubscriptionActions, registerSubscriptionRoutes } from './subscriptions.js';
-import { type Guard, guardOf, page, text } from './webhook-shared.js';
+import { type Guard, guardOf, page } from './webhook-shared.js';
 
 const DeliveryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.uuid().optional(),
-  subscription_id: z.uuid().optional(),
-  status: z.enum(publicDeliveryStatuses).optional(),
-  event_type: text(128).optional(),
-  from: Timestamp.optional(),
-  to: Timestamp.optional(),
-  user_id: z.uuid().optional().openapi({ description: 'Deliveries of events about this user.' }),
-  event_id: z.uuid().optional(),
-  http_status: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(599)
-    .optional()
-    .openapi({ description: "The last attempt's HTTP status." }),
+  ...deliveryMatchFields,
 });
 
 const routes = {
@@ -92,14 +78,7 @@ function registerDeliveryRoutes(app: App, guard: Guard, hooks: WebhookDeps): voi
     const found = await listDeliveries(hooks, {
       limit: query.limit,
       cursor: query.cursor,
-      subscriptionId: query.subscription_id,
-      status: query.status && storedStatus(query.status),
-      eventType: query.event_type,
-      from: query.from,
-      to: query.to,
-      userId: query.user_id,
-      eventId: query.event_id,
-      httpStatus: query.http_status,
+      ...matchOf(query),
     });
     return c.json({ items: found.items.map(toPublicDelivery), next_cursor: found.nextCursor }, 200);
   });

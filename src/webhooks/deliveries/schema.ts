@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { columnsOf } from '../../db/columns.js';
 import { type DeliveryStatus, webhookAttempts, webhookDeliveries } from '../../db/schema/webhooks.js';
+import { Timestamp } from '../../db/time.js';
+import type { DeliveryMatch } from './read.js';
 
 /** A delivery as stored: the drizzle table's row, the one declaration of its fields. */
 export type Delivery = typeof webhookDeliveries.$inferSelect;
@@ -21,6 +23,47 @@ export const publicStatus = (status: DeliveryStatus): PublicDeliveryStatus =>
   status === 'retrying' ? 'failed-retrying' : status;
 export const storedStatus = (status: PublicDeliveryStatus): DeliveryStatus =>
   status === 'failed-retrying' ? 'retrying' : status;
+
+/** Which deliveries, in public names: the API's search query and the console's search form. */
+export const deliveryMatchFields = {
+  subscription_id: z.uuid().optional(),
+  status: z.enum(publicDeliveryStatuses).optional(),
+  event_type: z.string().max(128).optional(),
+  from: Timestamp.optional(),
+  to: Timestamp.optional(),
+  user_id: z.uuid().optional().openapi({ description: 'Deliveries of events about this user.' }),
+  event_id: z.uuid().optional(),
+  http_status: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(599)
+    .optional()
+    .openapi({ description: "The last attempt's HTTP status." }),
+};
+
+/** A match in public names (a search query, a replay's filter) as the stored records' match. */
+export function matchOf(query: {
+  subscription_id?: string | undefined;
+  status?: PublicDeliveryStatus | undefined;
+  event_type?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  user_id?: string | undefined;
+  event_id?: string | undefined;
+  http_status?: number | undefined;
+}): DeliveryMatch {
+  return {
+    subscriptionId: query.subscription_id,
+    status: query.status && storedStatus(query.status),
+    eventType: query.event_type,
+    from: query.from,
+    to: query.to,
+    userId: query.user_id,
+    eventId: query.event_id,
+    httpStatus: query.http_status,
+  };
+}
 
 export const PublicDelivery = z
   .object({

@@ -23,6 +23,19 @@ export function webhookBody(
   });
 }
 
+/**
+ * The headers every attempt of a delivery carries before it is signed: the subscription's own, then
+ * the ones they cannot override. (The console shows these; `webhookHeaders` adds the signature.)
+ */
+export function unsignedHeaders(input: { eventId: string; custom: Record<string, string> }) {
+  return {
+    ...input.custom,
+    'content-type': 'application/json',
+    'user-agent': USER_AGENT,
+    'webhook-id': input.eventId,
+  };
+}
+
 /** Signed Standard Webhooks headers for one attempt; custom headers cannot override them. */
 export function webhookHeaders(input: {
   eventId: string;
@@ -33,10 +46,7 @@ export function webhookHeaders(input: {
 }): Record<string, string> {
   const timestamp = Math.floor((input.now ?? Date.now()) / 1_000);
   return {
-    ...input.custom,
-    'content-type': 'application/json',
-    'user-agent': USER_AGENT,
-    'webhook-id': input.eventId,
+    ...unsignedHeaders(input),
     'webhook-timestamp': String(timestamp),
     'webhook-signature': signWebhook({
       id: input.eventId,

@@ -3,29 +3,18 @@ import type { Sql } from '../../db/client.js';
 import { columnsOf } from '../../db/columns.js';
 import { webhookReplays } from '../../db/schema/webhooks.js';
 import { AppError, parseInput } from '../../errors.js';
+import type { Actor } from '../../events/catalog.js';
 import type { Logger } from '../../logger.js';
 import { type Component, periodicComponent } from '../../platform/component.js';
-import { type DeliveryMatch, matchSql } from '../deliveries/read.js';
+import { matchSql } from '../deliveries/read.js';
 import type { RequeueDeps } from '../deliveries/requeue.js';
-import { storedStatus } from '../deliveries/schema.js';
+import { matchOf } from '../deliveries/schema.js';
 import { enqueueRequeued, markForRequeue } from '../queue/enqueue.js';
 import { type Replay, type ReplayFilter, StartReplayInput } from './schema.js';
 
 const replayColumns = columnsOf(webhookReplays);
 /** Deliveries queued again per transaction of a replay. */
 export const REPLAY_BATCH = 500;
-
-/** A replay's filter as the deliveries' match. */
-export function matchOf(filter: ReplayFilter): DeliveryMatch {
-  return {
-    subscriptionId: filter.subscription_id,
-    eventType: filter.event_type,
-    status: storedStatus(filter.status),
-    from: filter.from,
-    to: filter.to,
-    userId: filter.user_id,
-  };
-}
 
 /** The filter's canonical text (keys sorted, absent ones left out): one running replay per filter. */
 const keyOf = (filter: ReplayFilter) =>
@@ -48,7 +37,7 @@ export async function countMatching(sql: Sql, filter: ReplayFilter): Promise<num
 export async function startReplay(
   deps: { sql: Sql; queue: { name: string } },
   raw: StartReplayInput,
-  createdBy: string,
+  actor: Actor,
 ): Promise<{ dryRun: true; count: number } | { dryRun: false; replay: Replay; created: boolean }> {
   const input = parseInput(StartReplayInput, raw);
   const count = await countMatching(deps.sql, input.filter);
@@ -56,7 +45,7 @@ export async function startReplay(
   const sql = deps.sql;
   const [created] = await sql<Replay[]>`
     INSERT INTO webhook_replays (id, filter, filter_key, queue, total, created_by)
-    VALUES (${uuidv7()}, ${sql.json(input.filter)}, ${keyOf(input.filter)}, ${deps.queue.name}, ${count}, ${createdBy})
+    VALUES (${uuidv7()}, ${sql.json(input.filter)}, ${keyOf(input.filter)}, ${deps.queue.name}, ${count}, ${`${actor.type}:${actor.id ?? ''}`})
     ON CONFLICT (queue, filter_key) WHERE state = 'running' DO NOTHING
     RETURNING ${replayColumns(sql)}`;
   if (created) return { dryRun: false, replay: created, created: true };
@@ -64,7 +53,7 @@ export async function startReplay(
     SELECT ${replayColumns(sql)} FROM webhook_replays
     WHERE queue = ${deps.queue.name} AND filter_key = ${keyOf(input.filter)} AND state = 'running'`;
   // It finished between the two statements: start it again.
-  if (!running) return startReplay(deps, raw, createdBy);
+  if (!running) return startReplay(deps, raw, actor);
   return { dryRun: false, replay: running, created: false };
 }
 
@@ -122,20 +111,13 @@ export async function runReplayBatch(deps: RequeueDeps): Promise<boolean> {
 
 /** Runs the replays: batch after batch while one is running, looked for every `intervalMs`. */
 export function replayComponent(deps: RequeueDeps & { logger: Logger; intervalMs?: number }): Component {
-  let busy = false;
   return periodicComponent({
     name: 'webhook-replays',
     intervalMs: deps.intervalMs ?? 1_000,
     logger: deps.logger,
     failure: 'running a webhook replay failed',
     task: async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        while (await runReplayBatch(deps)) {}
-      } finally {
-        busy = false;
-      }
+      while (await runReplayBatch(deps)) {}
     },
   });
 }
