@@ -10,6 +10,7 @@
 // With BENCH_RUN set, only the events of that bench run (their `data.changes.name.new`) count: the
 // ports are ephemeral, and a delivery meant for a process that held one before (another test's
 // receiver, its parked jobs coming back minutes later) is answered 200 and counted as `foreign` only.
+import { percentilesOf } from './lib/histogram.js';
 import { type Answer, listen, type ReceivedRequest } from './lib/receiver.js';
 
 type Behaviour = 'ok' | 'hang' | 'slow' | 'fail';
@@ -48,8 +49,7 @@ function figures(behaviour: Behaviour) {
 
   const stats = (request: ReceivedRequest): Answer => {
     const query = new URL(request.path, 'http://receiver').searchParams;
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    const { p50, p95, p99, max } = percentilesOf(latencies);
     const body = JSON.stringify({
       received: latencies.length,
       distinct: seen.size,
@@ -57,10 +57,10 @@ function figures(behaviour: Behaviour) {
       foreign,
       first_at: arrivals[0] ?? null,
       last_at: arrivals.at(-1) ?? null,
-      p50: at(0.5),
-      p95: at(0.95),
-      p99: at(0.99),
-      max: sorted.at(-1) ?? 0,
+      p50,
+      p95,
+      p99,
+      max,
       // The slowest arrival of each second since the first (where the tail comes from).
       max_by_second: maxBySecond(arrivals, latencies),
       // Every latency, with ?raw=1 (to pool several measurements).

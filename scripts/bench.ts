@@ -3,7 +3,8 @@
 // start:fanout` / `start:delivery` would run them) turn them into signed POSTs to a local receiver
 // process answering 200. Phases (each a module of scripts/bench/): sustained throughput (as fast as it
 // goes), then end-to-end latency at 1,000 deliveries/s, while the two processes' /metrics are scraped
-// every 250 ms; the API under mixed traffic, its /metrics scraped likewise; and isolation: the healthy
+// every 250 ms; ceilings (BullMQ alone, raw signed POSTs: scripts/bench/ceilings.ts) to read them
+// against; the API under mixed traffic, its /metrics scraped likewise; and isolation: the healthy
 // receiver at 1,000/s alone, then alongside three bad neighbours. Writes .bench/latest.json. Whatever
 // happens, everything it created is removed at the end (scripts/bench/resources.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { startGroupAtEnd } from '../src/kafka/topics.js';
 import { createLogger } from '../src/logger.js';
 import { notifySubscriptionsChanged } from '../src/webhooks/subscriptions/subscription-index.js';
 import { apiPhase } from './bench/api.js';
+import { bullmqCeiling, httpCeiling } from './bench/ceilings.js';
 import { Children, cpuMeter, cpuSeconds, pidsOf } from './bench/children.js';
 import { isolationPhase } from './bench/isolation.js';
 import { loadOf } from './bench/load.js';
@@ -121,6 +123,9 @@ async function main() {
   const latency = await latencyPhase(pipeline, LATENCY_RATE, LATENCY_SECONDS);
   const scrapes = withRest(await scraper.stop(scraping), await scraper.atRest(50));
 
+  say(`ceilings: BullMQ alone (${THROUGHPUT_EVENTS} no-op jobs), then raw signed POSTs to the same receiver`);
+  const ceilings = await ceilingsOf(throughput.deliveriesPerSecond, receiverPort);
+
   const api = await apiPhase({ children, env, run, seconds: API_SECONDS, say });
   Object.assign(scrapes, api.scrapes);
   for (const [name, figures] of Object.entries(scrapes)) {
@@ -150,6 +155,7 @@ async function main() {
     throughput: throughput.figures,
     e2e_latency_ms: latency.e2e,
     latency: latency.figures,
+    ceilings,
     isolation,
     api: { requests_per_second: api.requestsPerSecond, by_status: api.byStatus },
     metrics_scrape: scrapes,
@@ -158,12 +164,32 @@ async function main() {
       p99_ms_at_1000_per_second: 100,
       scrape_ms: 5,
       isolation_ratio: 1.5,
+      pipeline_to_bullmq: 0.8,
     },
   };
   mkdirSync('.bench', { recursive: true });
   writeFileSync('.bench/latest.json', `${JSON.stringify(result, null, 2)}\n`);
   say('wrote .bench/latest.json');
   console.log(JSON.stringify(result, null, 2));
+}
+
+/** The two ceilings, and the pipeline's throughput as a share of each (same run, same machine). */
+async function ceilingsOf(deliveriesPerSecond: number, receiverPort: number) {
+  const bullmq = await bullmqCeiling({ children, config, queueName, jobs: THROUGHPUT_EVENTS });
+  const http = await httpCeiling({ config, receiverPort, run, requests: THROUGHPUT_EVENTS });
+  const ratio = (ceiling: number) => Number((deliveriesPerSecond / ceiling).toFixed(2));
+  const figures = {
+    bullmq_noop_per_second: bullmq.per_second,
+    http_per_second: http.per_second,
+    pipeline_to_bullmq: ratio(bullmq.per_second),
+    pipeline_to_http: ratio(http.per_second),
+    bullmq,
+    http,
+  };
+  say(
+    `ceilings: BullMQ no-op ${bullmq.per_second} jobs/s, raw signed POSTs ${http.per_second}/s; the pipeline's ${deliveriesPerSecond} deliveries/s is ${figures.pipeline_to_bullmq} of the first (target ≥ 0.8) and ${figures.pipeline_to_http} of the second`,
+  );
+  return figures;
 }
 
 let cleaning: Promise<void> | undefined;

@@ -23,9 +23,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sql } from '../../src/db/client.js';
 import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
+import { percentilesOf } from '../lib/histogram.js';
 import type { Children, cpuMeter } from './children.js';
 import type { Load } from './load.js';
-import { isReceiverReady, portsOf, quantile, statsOf, waitFor } from './receiver.js';
+import { isReceiverReady, portsOf, statsOf, waitFor } from './receiver.js';
 import type { BenchResources } from './resources.js';
 
 export interface IsolationContext {
@@ -163,13 +164,13 @@ export async function isolationPhase(ctx: IsolationContext) {
     latencies[span.kind].push(latency);
   }
   const summary = (kind: Kind) => {
-    const sorted = [...latencies[kind]].sort((a, b) => a - b);
+    const figures = percentilesOf(latencies[kind]);
     return {
-      samples: sorted.length,
-      p50_ms: quantile(sorted, 0.5),
-      p95_ms: quantile(sorted, 0.95),
-      p99_ms: quantile(sorted, 0.99),
-      max_ms: sorted.at(-1) ?? 0,
+      samples: figures.count,
+      p50_ms: figures.p50,
+      p95_ms: figures.p95,
+      p99_ms: figures.p99,
+      max_ms: figures.max,
       cpu_seconds: used[kind],
     };
   };

@@ -26,10 +26,6 @@ export const statsOf = async (port: number, reset = false, raw = false): Promise
     await fetch(`http://127.0.0.1:${port}/stats?reset=${reset ? 1 : 0}&raw=${raw ? 1 : 0}`)
   ).json()) as Stats;
 
-/** The q-quantile of sorted values (as the receiver computes it). */
-export const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-
 /** Polls until the receiver has `count` distinct deliveries, or the time is up; returns its figures. */
 export async function waitFor(port: number, count: number, timeoutMs: number): Promise<Stats> {
   const deadline = Date.now() + timeoutMs;

@@ -34,6 +34,13 @@ export interface DeliveryWorkerOptions {
 }
 
 /**
+ * The BullMQ worker options of delivery (the bench's no-op ceiling runs with the same): a worker
+ * that dies mid-job loses its lock within 10 s (locks of live jobs are renewed), and the job is
+ * handed to another worker at the next stalled check.
+ */
+export const deliveryWorkerSettings = { maxStalledCount: 5, lockDuration: 10_000, stalledInterval: 5_000 };
+
+/**
  * The delivery process's BullMQ worker: `concurrency` jobs at once, each run by the JobProcessor;
  * stalled jobs (their worker died mid-attempt) run again, marked as possibly sent; attempts are
  * recorded by one group-commit recorder, which disables subscriptions by its rules.
@@ -62,11 +69,7 @@ export class DeliveryWorker implements Component {
       connection: options.connection,
       concurrency: options.concurrency,
       autorun: false,
-      maxStalledCount: 5,
-      // A worker that dies mid-job loses its lock within 10 s (locks of live jobs are renewed), and
-      // the job is handed to another worker at the next stalled check.
-      lockDuration: 10_000,
-      stalledInterval: 5_000,
+      ...deliveryWorkerSettings,
       settings: {
         backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) =>
           error instanceof RetryLater ? error.delayMs : 1_000,
