@@ -34,7 +34,9 @@ export interface Dependencies {
  * tables that grow from empty, stale statistics or a plan cached while a table was empty (after a
  * purge and its vacuum, the planner picked a sequential scan for the delivery loader) would scan a
  * whole table per statement. Their sessions start with sequential scans off, so every statement uses
- * its index without a `SET LOCAL` (and a transaction) of its own.
+ * its index without a `SET LOCAL` (and a transaction) of its own; and with custom plans only: a
+ * statement's generic plan cannot prune the partitions of `id = ANY($1)` (docs/adr/0012), a custom
+ * plan reads only the partitions the ids fall in.
  */
 const HOT_PATH_PROCESSES = new Set<ProcessName>(['fanout', 'delivery', 'all']);
 
@@ -48,7 +50,9 @@ export function createDependencies(config: Config, logger: Logger, process: Proc
     url: config.DATABASE_URL,
     poolSize: config.DATABASE_POOL_SIZE,
     applicationName: `hookline-${process}`,
-    settings: HOT_PATH_PROCESSES.has(process) ? { enable_seqscan: 'off' } : {},
+    settings: HOT_PATH_PROCESSES.has(process)
+      ? { enable_seqscan: 'off', plan_cache_mode: 'force_custom_plan' }
+      : {},
   });
   const redis = createRedis(config.REDIS_URL, 'command', process);
   const probeRedis = createRedis(config.REDIS_URL, 'probe', `${process}:probe`);

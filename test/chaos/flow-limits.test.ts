@@ -416,10 +416,10 @@ describe('fairness between subscriptions', () => {
       WITH events AS (
         INSERT INTO webhook_events (id, type, occurred_at, payload)
         SELECT id, 'webhook.test', now(), jsonb_set(${sql.json(event as never)}::jsonb, '{id}', to_jsonb(id::text))
-        FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, ${backlog})) AS ids
+        FROM (SELECT webhook_uuidv7(now()) AS id FROM generate_series(1, ${backlog})) AS ids
         RETURNING id, occurred_at)
       INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
-      SELECT gen_random_uuid(), id, ${busyId}, 'webhook.test', occurred_at FROM events
+      SELECT webhook_delivery_id(id, ${busyId}), id, ${busyId}, 'webhook.test', occurred_at FROM events
       RETURNING id`;
     const flow = new FlowControl(flowRedis, {
       breaker: { failureThreshold: 5, cooldownMs: 10_000, maxCooldownMs: 60_000 },

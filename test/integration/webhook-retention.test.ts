@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/client.js';
+import { deliveryIdOf } from '../../src/webhooks/deliveries/delivery-id.js';
 import { pruneWebhookData } from '../../src/webhooks/deliveries/retention.js';
 import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
 import { testConfig } from '../helpers/env.js';
@@ -17,9 +18,11 @@ describe('webhook retention', () => {
     const subscription = uuidv7();
     await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, enabled)
       VALUES (${subscription}, 'http://127.0.0.1:9/retention', ${['webhook.test']}, ${newSigningSecret()}, false)`;
+    // The age that counts is the event's (the time in its UUIDv7 id, which places it and its deliveries
+    // in their partition), not when a row was written.
     const make = async (ageDays: number, status: string) => {
-      const event = uuidv7();
-      const delivery = uuidv7();
+      const event = uuidv7({ msecs: Date.now() - ageDays * 86_400_000 });
+      const delivery = deliveryIdOf(event, subscription);
       await sql`INSERT INTO webhook_events (id, type, occurred_at, payload, created_at)
         VALUES (${event}, 'webhook.test', now(), ${sql.json({ id: event })}, now() - make_interval(days => ${ageDays}))`;
       await sql`INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, status, event_occurred_at, created_at)

@@ -6,6 +6,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -42,14 +43,25 @@ export const webhookSubscriptions = pgTable(
   (table) => [index('webhook_subscriptions_enabled').on(table.enabled)],
 );
 
+// The three tables of delivery storage are partitioned by time (drizzle/0008, docs/adr/0012): each by
+// range of a UUIDv7 whose first 48 bits are the event's time (events by id; deliveries by id, made
+// from the event's id and the subscription's, see deliveryIdOf; attempts by delivery_id), one day per
+// partition, so the three partitions of a day are dropped together when retention has passed them.
+// drizzle cannot declare partitioning: these definitions give the columns, keys and indexes.
+
 /** Each event's payload, stored once however many subscriptions it goes to. */
-export const webhookEvents = pgTable('webhook_events', {
-  id: uuid('id').primaryKey(),
-  type: text('type').notNull(),
-  occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
-  payload: jsonb('payload').notNull(),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    id: uuid('id').primaryKey(),
+    type: text('type').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    payload: jsonb('payload').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  // The deliveries search by the event's user (whom the event is about).
+  (table) => [index('webhook_events_user').on(sql`(${table.payload}->>'user_id')`)],
+);
 
 /** A delivery's statuses, the one list of them: SQL names them through `statusSql`. */
 export const deliveryStatuses = ['pending', 'retrying', 'succeeded', 'dead'] as const;
@@ -64,10 +76,9 @@ export type FinalStatus = Extract<DeliveryStatus, 'succeeded' | 'dead'>;
 export const webhookDeliveries = pgTable(
   'webhook_deliveries',
   {
+    /** deliveryIdOf(event_id, subscription_id): one delivery per pair, in its event's partition. */
     id: uuid('id').primaryKey(),
-    eventId: uuid('event_id')
-      .notNull()
-      .references(() => webhookEvents.id, { onDelete: 'cascade' }),
+    eventId: uuid('event_id').notNull(),
     subscriptionId: uuid('subscription_id')
       .notNull()
       .references(() => webhookSubscriptions.id, { onDelete: 'cascade' }),
@@ -85,22 +96,22 @@ export const webhookDeliveries = pgTable(
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
   },
   (table) => [
-    uniqueIndex('webhook_deliveries_event_subscription').on(table.eventId, table.subscriptionId),
+    index('webhook_deliveries_event').on(table.eventId, table.subscriptionId),
     index('webhook_deliveries_subscription').on(table.subscriptionId, table.id),
     index('webhook_deliveries_status').on(table.status, table.id),
     index('webhook_deliveries_dead')
       .on(table.subscriptionId, table.updatedAt)
       .where(sql`${table.status} = 'dead'`),
+    index('webhook_deliveries_active').on(table.id).where(sql`${table.status} IN ('pending', 'retrying')`),
   ],
 );
 
 export const webhookAttempts = pgTable(
   'webhook_attempts',
   {
-    id: uuid('id').primaryKey(),
-    deliveryId: uuid('delivery_id')
-      .notNull()
-      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    id: uuid('id').notNull(),
+    /** Its delivery's id, which places it in its delivery's partition (deleted with it by a trigger). */
+    deliveryId: uuid('delivery_id').notNull(),
     number: integer('number').notNull(),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
     durationMs: integer('duration_ms').notNull(),
@@ -110,7 +121,10 @@ export const webhookAttempts = pgTable(
     errorMessage: text('error_message'),
     responseExcerpt: text('response_excerpt'),
   },
-  (table) => [index('webhook_attempts_delivery').on(table.deliveryId, table.number)],
+  (table) => [
+    primaryKey({ columns: [table.deliveryId, table.id] }),
+    index('webhook_attempts_delivery').on(table.deliveryId, table.number),
+  ],
 );
 
 /** A bulk replay's states, the one list of them. */

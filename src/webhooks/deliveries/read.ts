@@ -2,15 +2,16 @@ import type { Sql } from '../../db/client.js';
 import type { DeliveryStatus } from '../../db/schema/webhooks.js';
 import { AppError } from '../../errors.js';
 import { type Attempt, attemptColumns, type Delivery, deliveryColumns } from './schema.js';
+import { uuidv7Floor } from './stats.js';
 
 /** Which deliveries: every field given narrows the set (search, replays). */
 export interface DeliveryMatch {
   subscriptionId?: string | undefined;
   status?: DeliveryStatus | undefined;
   eventType?: string | undefined;
-  /** Created at or after. */
+  /** Of an event at or after (a delivery's time is its event's: the time in its id). */
   from?: string | undefined;
-  /** Created before. */
+  /** Of an event before. */
   to?: string | undefined;
   /** The event's user. */
   userId?: string | undefined;
@@ -25,7 +26,10 @@ export interface DeliveryFilter extends DeliveryMatch {
   cursor?: string | undefined;
 }
 
-/** The SQL conditions of a match (each `AND …`), for search and replays alike. */
+/**
+ * The SQL conditions of a match (each `AND …`), for search and replays alike. A time range is a range
+ * of ids (their first 48 bits are the event's time), which reads only the partitions it covers.
+ */
 export function matchSql(sql: Sql, match: DeliveryMatch) {
   const optional = <T>(value: T | undefined, fragment: (value: T) => ReturnType<Sql>) =>
     value === undefined || value === '' ? sql`` : fragment(value);
@@ -33,8 +37,8 @@ export function matchSql(sql: Sql, match: DeliveryMatch) {
     ${optional(match.subscriptionId, (v) => sql`AND subscription_id = ${v}`)}
     ${optional(match.status, (v) => sql`AND status = ${v}`)}
     ${optional(match.eventType, (v) => sql`AND event_type = ${v}`)}
-    ${optional(match.from, (v) => sql`AND created_at >= ${v}`)}
-    ${optional(match.to, (v) => sql`AND created_at < ${v}`)}
+    ${optional(match.from, (v) => sql`AND id >= ${uuidv7Floor(Date.parse(v))}::uuid`)}
+    ${optional(match.to, (v) => sql`AND id < ${uuidv7Floor(Date.parse(v))}::uuid`)}
     ${optional(match.eventId, (v) => sql`AND event_id = ${v}`)}
     ${optional(match.httpStatus, (v) => sql`AND last_status_code = ${v}`)}
     ${optional(match.userId, (v) => sql`AND event_id IN (SELECT id FROM webhook_events WHERE payload->>'user_id' = ${v})`)}`;

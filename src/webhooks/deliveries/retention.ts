@@ -1,24 +1,77 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import { type Component, periodicComponent } from '../../platform/component.js';
+import {
+  dropRange,
+  ensurePartitions,
+  holdsWaitingDeliveries,
+  legacyRange,
+  PARTITIONS_AHEAD_MS,
+  rangesBefore,
+} from './partitions.js';
+import { uuidv7Floor } from './stats.js';
 import { statusSql } from './status.js';
 
+export interface Pruned {
+  /** Ranges whose three partitions were dropped whole. */
+  partitions: number;
+  /** Rows deleted one chunk at a time: where a range still holds deliveries waiting to be sent, and
+   * in the legacy and default partitions, which are not one range of time. */
+  deliveries: number;
+  events: number;
+}
+
 /**
- * Deletes delivery rows (their attempts go with them) and stored event payloads older than the
- * retention, a chunk at a time so no statement holds locks for long. Deliveries still pending or
- * retrying are kept whatever their age.
+ * Removes what is older than the retention, by the time of its event (a delivery's and an attempt's
+ * partition is its event's). A range wholly older is dropped, its three partitions at once, unless it
+ * still holds a delivery pending or retrying: those are kept whatever their age, and only its finished
+ * rows go, a chunk at a time (so no statement holds locks for long), as do the old rows of the legacy
+ * and default partitions.
  */
 export async function pruneWebhookData(
   sql: Sql,
   retentionDays: number,
-  chunk = 5_000,
+  options: { now?: number; chunk?: number } = {},
+): Promise<Pruned> {
+  const floor = uuidv7Floor((options.now ?? Date.now()) - retentionDays * 86_400_000);
+  const pruned: Pruned = { partitions: 0, deliveries: 0, events: 0 };
+  const expired = await rangesBefore(sql, floor);
+  const piecemeal: string[][] = [];
+  for (const range of expired) {
+    if (await holdsWaitingDeliveries(sql, range)) piecemeal.push([range.deliveries, range.events]);
+    else {
+      await dropRange(sql, range);
+      pruned.partitions += 1;
+    }
+  }
+  const legacy = await legacyRange(sql);
+  if (legacy && !expired.some((range) => range.deliveries === legacy.deliveries)) {
+    piecemeal.push([legacy.deliveries, legacy.events]);
+  }
+  piecemeal.push(['webhook_deliveries_default', 'webhook_events_default']);
+  for (const [deliveries = '', events = ''] of piecemeal) {
+    const deleted = await deleteFinished(sql, { deliveries, events, floor, chunk: options.chunk ?? 5_000 });
+    pruned.deliveries += deleted.deliveries;
+    pruned.events += deleted.events;
+  }
+  return pruned;
+}
+
+/**
+ * Deletes, from one partition of deliveries and its partition of events, the finished deliveries (their
+ * attempts go with them, by trigger) and the events no delivery refers to, below `floor`.
+ */
+async function deleteFinished(
+  sql: Sql,
+  tables: { deliveries: string; events: string; floor: string; chunk: number },
 ): Promise<{ deliveries: number; events: number }> {
+  const { floor, chunk } = tables;
   let deliveries = 0;
   for (;;) {
     const deleted = await sql`
-      DELETE FROM webhook_deliveries WHERE id IN (
-        SELECT id FROM webhook_deliveries
-        WHERE created_at < now() - make_interval(days => ${retentionDays}) AND status IN (${statusSql(sql, 'succeeded', 'dead')})
+      DELETE FROM ${sql(tables.deliveries)} WHERE id IN (
+        SELECT id FROM ${sql(tables.deliveries)}
+        WHERE id < ${floor}::uuid AND status IN (${statusSql(sql, 'succeeded', 'dead')})
         LIMIT ${chunk})`;
     deliveries += deleted.count;
     if (deleted.count < chunk) break;
@@ -26,10 +79,9 @@ export async function pruneWebhookData(
   let events = 0;
   for (;;) {
     const deleted = await sql`
-      DELETE FROM webhook_events WHERE id IN (
-        SELECT e.id FROM webhook_events e
-        WHERE e.created_at < now() - make_interval(days => ${retentionDays})
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+      DELETE FROM ${sql(tables.events)} WHERE id IN (
+        SELECT e.id FROM ${sql(tables.events)} e
+        WHERE e.id < ${floor}::uuid AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
         LIMIT ${chunk})`;
     events += deleted.count;
     if (deleted.count < chunk) break;
@@ -37,7 +89,39 @@ export async function pruneWebhookData(
   return { deliveries, events };
 }
 
-/** Runs the pruning every `intervalMs` (and once shortly after start). */
+/** Any fixed number shared by every hookline process: one of them maintains the partitions at a time. */
+const MAINTENANCE_LOCK_ID = 7_245_009;
+
+/**
+ * Creates the partitions missing until `now` + PARTITIONS_AHEAD_MS, then prunes what retention has
+ * passed; null when another process is doing it (it holds the lock), which then does it all.
+ */
+export async function maintainPartitions(
+  sql: Sql,
+  retentionDays: number,
+  now = Date.now(),
+): Promise<{ created: string[]; pruned: Pruned } | null> {
+  const session = await sql.reserve();
+  try {
+    const [lock] = await session<{ locked: boolean }[]>`
+      SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK_ID}) AS locked`;
+    if (!lock?.locked) return null;
+    try {
+      const created = await ensurePartitions(session as unknown as Sql, new Date(now + PARTITIONS_AHEAD_MS));
+      const pruned = await pruneWebhookData(session as unknown as Sql, retentionDays, { now });
+      return { created, pruned };
+    } finally {
+      await session`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK_ID})`;
+    }
+  } finally {
+    session.release();
+  }
+}
+
+/**
+ * Every `intervalMs` (and once shortly after start): the partitions of the coming week, and pruning.
+ * Every delivery process runs it; one at a time does the work (maintainPartitions).
+ */
 export function retentionComponent(options: {
   sql: Sql;
   retentionDays: number;
@@ -49,11 +133,13 @@ export function retentionComponent(options: {
     intervalMs: options.intervalMs ?? 3_600_000,
     firstRunAfterMs: 10_000,
     logger: options.logger,
-    failure: 'pruning webhook data failed',
+    failure: 'maintaining the webhook partitions failed',
     task: async () => {
-      const pruned = await pruneWebhookData(options.sql, options.retentionDays);
-      if (pruned.deliveries + pruned.events > 0)
-        options.logger.info(pruned, 'pruned old webhook deliveries and events');
+      const done = await maintainPartitions(options.sql, options.retentionDays);
+      if (done && done.created.length > 0)
+        options.logger.info({ created: done.created }, 'created webhook storage partitions');
+      if (done && done.pruned.partitions + done.pruned.deliveries + done.pruned.events > 0)
+        options.logger.info(done.pruned, 'pruned old webhook deliveries and events');
     },
   });
 }

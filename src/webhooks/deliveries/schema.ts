@@ -29,8 +29,8 @@ export const deliveryMatchFields = {
   subscription_id: z.uuid().optional(),
   status: z.enum(publicDeliveryStatuses).optional(),
   event_type: z.string().max(128).optional(),
-  from: Timestamp.optional(),
-  to: Timestamp.optional(),
+  from: Timestamp.optional().openapi({ description: 'Deliveries of events at or after this time.' }),
+  to: Timestamp.optional().openapi({ description: 'Deliveries of events before this time.' }),
   user_id: z.uuid().optional().openapi({ description: 'Deliveries of events about this user.' }),
   event_id: z.uuid().optional(),
   http_status: z.coerce

@@ -1,12 +1,12 @@
 import type { Queue } from 'bullmq';
 import type { Kafka } from 'kafkajs';
-import { v7 as uuidv7 } from 'uuid';
 import type { Sql } from '../../db/client.js';
 import type { DeliveryStatus } from '../../db/schema/webhooks.js';
 import type { Envelope } from '../../events/catalog.js';
 import { eventConsumer } from '../../events/consume.js';
 import type { Logger } from '../../logger.js';
 import type { Component } from '../../platform/component.js';
+import { deliveryIdOf } from '../deliveries/delivery-id.js';
 import type { FlowControl } from '../flow/flow-control.js';
 import type { WebhookMetrics } from '../metrics.js';
 import { enqueueDeliveries } from '../queue/enqueue.js';
@@ -51,8 +51,13 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
       SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
         ${matched.map((e) => e.occurred_at)}::timestamptz[], ${matched.map((e) => JSON.stringify(e))}::text[]::jsonb[])
       ON CONFLICT (id) DO NOTHING`;
-    // Every (event, subscription) row comes back, new or already there (re-read after a crash); the
-    // no-op update on conflict is what makes RETURNING include the existing ones.
+    // Every (event, subscription) row comes back: those this statement inserted, and those already
+    // there (a batch read again after a crash), which its snapshot still sees as they were. A pair's
+    // id is made from it (deliveryIdOf), so the primary key is what finds a pair already stored; an
+    // event fanned out before the storage was partitioned is found by the old unique index of the
+    // legacy partition (its delivery there has another id, and a re-read does not enqueue it: the
+    // sweeper does if it was lost).
+    const ids = pairs.map((p) => deliveryIdOf(p.event.id, p.subscriptionId));
     const deliveries = tx<
       {
         id: string;
@@ -63,12 +68,17 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
         inserted: boolean;
       }[]
     >`
-      INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
-      SELECT * FROM unnest(${pairs.map(() => uuidv7())}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
-        ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
-        ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
-      ON CONFLICT (event_id, subscription_id) DO UPDATE SET event_id = EXCLUDED.event_id
-      RETURNING id, generation, status, attempts, subscription_id, (xmax = 0) AS inserted`;
+      WITH inserted AS (
+        INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
+        SELECT * FROM unnest(${ids}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
+          ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
+          ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
+        ON CONFLICT DO NOTHING
+        RETURNING id, generation, status, attempts, subscription_id)
+      SELECT *, true AS inserted FROM inserted
+      UNION ALL
+      SELECT id, generation, status, attempts, subscription_id, false FROM webhook_deliveries
+      WHERE id = ANY(${ids}::uuid[])`;
     // postgres.js sends a query when it is awaited: in this array's order.
     const [, rows] = await Promise.all([payloads, deliveries]);
     return {

@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { Actor } from '../../events/catalog.js';
 import { buildEvent, systemMeta } from '../../events/envelope.js';
+import { deliveryIdOf } from '../deliveries/delivery-id.js';
 import { enqueueDeliveries } from '../queue/enqueue.js';
 import { findSubscription, type SubscriptionDeps } from './store.js';
 
@@ -18,7 +18,7 @@ export async function sendTestEvent(
     meta: systemMeta,
     data: { subscription_id: id, message: 'This is a test event from hookline.' },
   });
-  const deliveryId = uuidv7();
+  const deliveryId = deliveryIdOf(event.id, id);
   await deps.sql.begin(async (tx) => {
     await tx`INSERT INTO webhook_events (id, type, occurred_at, payload) VALUES (${event.id}, ${event.type}, ${event.occurred_at}, ${tx.json(event as never)})`;
     await tx`
