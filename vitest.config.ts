@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
-// Six projects: `unit` (pure logic, no services), `service` (the domain verbs called without HTTP,
+// Seven projects: `unit` (pure logic, no services), `service` (the domain verbs called without HTTP,
 // on the real PostgreSQL and Redis), `integration` (the real local stack, run in parallel files, each
 // test making its own names), `chaos` (stops and restarts stack services, or
 // measures under load, so it runs alone, after the others, one file at a time), `browser` (the console
-// in Chromium, alone for the same reason as chaos), and `isolation`, the
+// in Chromium, alone for the same reason as chaos), `cluster` (a three-broker Kafka of its own, alone,
+// last), and `isolation`, the
 // one test that compares latencies: `npm test` runs it first, on a machine nothing else loads yet
 // (after the fairness test or the integration files, the shared services were measurably slower for a
 // while, and on two cores that decided its figure more than the code did). Integration files
@@ -58,6 +59,18 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 90_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // A three-broker Kafka cluster of its own (scripts/stack/kafka-cluster.sh), started and removed
+          // by its file: three more JVMs, so it runs alone, after the chaos files.
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 420_000,
+          hookTimeout: 240_000,
           fileParallelism: false,
         },
       },

@@ -23,6 +23,8 @@ chmod 755 "$STACK_DIR"
 # One file per service under scripts/stack/, each defining <service>_start, _stop, _healthy, _detail.
 source "$HERE/stack/lib.sh"
 for service in "${ALL_SERVICES[@]}"; do source "$HERE/stack/$service.sh"; done
+# Not a service of `up`/`down`: a three-node KRaft cluster for replication and failover tests, on demand.
+source "$HERE/stack/kafka-cluster.sh"
 
 # ---------- commands ----------
 
@@ -38,6 +40,19 @@ status_of() {
 }
 
 cmd="${1:-status}"; shift || true
+if [ "$cmd" = kafka-cluster ]; then
+  sub="${1:-status}"; shift || true
+  case "$sub" in
+    up) kafka_cluster_up; kafka_cluster_status ;;
+    down) kafka_cluster_down ;;
+    status) kafka_cluster_status ;;
+    bootstrap) kafka_cluster_bootstrap ;;
+    start | stop | kill) "kafka_cluster_broker_$sub" "${1:-}" ;;
+    reset) kafka_cluster_reset; log "removed $KAFKA_CLUSTER_DIR" ;;
+    *) die "usage: stack.sh kafka-cluster up|down|status|bootstrap|reset|start N|stop N|kill N" ;;
+  esac
+  exit
+fi
 services=("$@"); [ ${#services[@]} -eq 0 ] && services=("${ALL_SERVICES[@]}")
 for s in "${services[@]}"; do
   [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s' (known: ${ALL_SERVICES[*]})"
@@ -59,6 +74,7 @@ case "$cmd" in
     exit $ok
     ;;
   reset)
+    kafka_cluster_down
     for ((i = ${#ALL_SERVICES[@]} - 1; i >= 0; i--)); do "${ALL_SERVICES[$i]}_stop"; done
     rm -rf "$STACK_DIR"
     log "removed $STACK_DIR"

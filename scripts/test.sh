@@ -39,6 +39,11 @@ if [ $status -eq 0 ]; then
   npx --no-install vitest run --project chaos \
     --reporter=default --reporter=json --outputFile.json="$results/chaos.json" || status=$?
 fi
+if [ $status -eq 0 ]; then
+  log "three-broker Kafka test (a cluster of its own, a leader killed mid-traffic)"
+  npx --no-install vitest run --project cluster \
+    --reporter=default --reporter=json --outputFile.json="$results/cluster.json" || status=$?
+fi
 
 # The closing lines of every run: each failed test with the start of its message (a CI log often
 # keeps only its tail), then N passed, N failed.
@@ -60,6 +65,7 @@ node -e '
     }
   }
   console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-' "$results/isolation.json" "$results/main.json" "$results/browser.json" "$results/chaos.json"
+' "$results/isolation.json" "$results/main.json" "$results/browser.json" "$results/chaos.json" \
+  "$results/cluster.json"
 rm -f "$results"/*.json
 exit $status

@@ -30,6 +30,9 @@ KAFKA_CLUSTER_HEARTBEAT_MS="${KAFKA_CLUSTER_HEARTBEAT_MS:-500}"
 KAFKA_CLUSTER_START_TIMEOUT="${KAFKA_CLUSTER_START_TIMEOUT:-120}"
 KAFKA_CLUSTER_STOP_GRACE="${KAFKA_CLUSTER_STOP_GRACE:-30}"
 KAFKA_CLUSTER_DIR="$STACK_DIR/kafka-cluster"
+# The single broker's log4j2 config by default; point it elsewhere to see e.g. org.apache.kafka.controller
+# (fencing, leader moves) and org.apache.kafka.raft (quorum elections) at INFO.
+KAFKA_CLUSTER_LOG4J="${KAFKA_CLUSTER_LOG4J:-$ROOT_DIR/scripts/kafka/log4j2.properties}"
 
 declare -F kafka_install >/dev/null || source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 
@@ -57,8 +60,9 @@ kafka_cluster_voters() {
 }
 kafka_cluster_node_arg() { # validates a node number; prints it
   local n="${1:-}"
-  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$KAFKA_CLUSTER_SIZE" ] ||
+  if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt "$KAFKA_CLUSTER_SIZE" ]; then
     die "kafka-cluster: node must be 1..$KAFKA_CLUSTER_SIZE (got '${n}')"
+  fi
   echo "$n"
 }
 kafka_cluster_check_config() {
@@ -163,7 +167,7 @@ kafka_cluster_launch() { # starts node N unless it runs; does not wait
   if [ -f "$(log_of "$svc")" ]; then wc -c <"$(log_of "$svc")"; else echo 0; fi >"$RUN_DIR/$svc.logoffset"
   # shellcheck disable=SC2086
   start_detached "$svc" java $KAFKA_CLUSTER_HEAP_OPTS -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2.properties" \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$KAFKA_CLUSTER_LOG4J" \
     -cp "$(kafka_libs)/*" kafka.Kafka "$KAFKA_CLUSTER_DIR/$n/server.properties"
 }
 
@@ -210,13 +214,21 @@ kafka_cluster_broker_stop() {
   rm -f "$RUN_DIR/kafka-$n.logoffset"
 }
 
+# A process is gone once it no longer exists or is a zombie: a node's parent is whatever adopted it
+# (start_detached runs it in its own session), and PID 1 may take a while to reap it.
+kafka_cluster_gone() { ! kill -0 "$1" 2>/dev/null || [[ "$(ps -p "$1" -o stat= 2>/dev/null)" == Z* ]]; }
+
 kafka_cluster_broker_kill() {
   local n pid
   n="$(kafka_cluster_node_arg "${1:-}")" || return 1
   if alive "kafka-$n"; then
     pid="$(pid_of "kafka-$n")"
     kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    local deadline=$((SECONDS + 10))
+    until kafka_cluster_gone "$pid"; do
+      [ $SECONDS -ge $deadline ] && { warn "kafka-$n: pid $pid still there 10s after SIGKILL"; break; }
+      sleep 0.05
+    done
     log "kafka-$n: killed (SIGKILL, pid $pid)"
   fi
   rm -f "$RUN_DIR/kafka-$n.pid" "$RUN_DIR/kafka-$n.logoffset"
@@ -234,7 +246,7 @@ kafka_cluster_down() {
   done
   deadline=$((SECONDS + KAFKA_CLUSTER_STOP_GRACE))
   for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null; do
+    until kafka_cluster_gone "$pid"; do
       if [ $SECONDS -ge $deadline ]; then
         warn "kafka-cluster: pid $pid did not stop in ${KAFKA_CLUSTER_STOP_GRACE}s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
@@ -254,7 +266,7 @@ kafka_cluster_status() {
       detail="pid $(pid_of "$svc")"
     fi
     [ "$state" = "healthy" ] || ok=1
-    printf '%-11s %-22s %s %s:%s (controller %s)   log: %s\n' "$svc" "$state" "$detail" "$STACK_HOST" \
+    printf '%-11s %-22s %-10s %s:%s (controller %s)   log: %s\n' "$svc" "$state" "$detail" "$STACK_HOST" \
       "$(kafka_cluster_client_port "$n")" "$(kafka_cluster_controller_port "$n")" "$(log_of "$svc")"
   done
   return $ok

@@ -52,7 +52,8 @@ EOF
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "kafka: formatting the KRaft storage"
     local cluster_id
-    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$(log_of kafka)")" || fail kafka "random-uuid failed"
+    # (its last line: the stack's log4j2 configuration logs to the console, before the id)
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$(log_of kafka)" | tail -n 1)" || fail kafka "random-uuid failed"
     kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
       >>"$(log_of kafka)" 2>&1 || fail kafka "formatting the storage failed"
   fi

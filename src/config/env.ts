@@ -54,8 +54,10 @@ export const sharedEnv = {
     .default(6)
     .describe('Partition count used when the platform creates its Kafka topics.'),
   KAFKA_REPLICATION_FACTOR: int(1, 10)
-    .default(1)
-    .describe('Replication factor used when the platform creates its Kafka topics.'),
+    .optional()
+    .describe(
+      'Replication factor used when the platform creates its Kafka topics; unset: 3 on a cluster of 3 brokers or more (min.insync.replicas 2), else the number of brokers.',
+    ),
   CLICKHOUSE_URL: urlWithProtocol(['http:', 'https:'])
     .default('http://127.0.0.1:8123')
     .describe('ClickHouse HTTP interface URL (user and password may be given in the URL).'),

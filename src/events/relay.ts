@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
 import type { OutboxMetrics } from './metrics.js';
 import { OUTBOX_CHANNEL } from './outbox.js';
+import { SentPartitions } from './sent-partitions.js';
 
 interface OutboxRow {
   id: string;
@@ -42,6 +43,7 @@ export interface OutboxRelayOptions {
 export class OutboxRelay implements Component {
   readonly name = 'outbox-relay';
   private readonly producer: Producer;
+  private readonly sentPartitions: SentPartitions;
   private connected = false;
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -58,6 +60,11 @@ export class OutboxRelay implements Component {
       allowAutoTopicCreation: false,
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
+    this.sentPartitions = new SentPartitions(async () => {
+      const admin = options.kafka.admin();
+      await admin.connect();
+      return admin;
+    });
   }
 
   async start(): Promise<void> {
@@ -72,6 +79,7 @@ export class OutboxRelay implements Component {
     await this.loop;
     await this.unlisten?.().catch(() => {});
     if (this.connected) await this.producer.disconnect().catch(() => {});
+    await this.sentPartitions.close();
   }
 
   private async run(): Promise<void> {
@@ -125,10 +133,14 @@ export class OutboxRelay implements Component {
         this.connected = true;
       }
       const byTopic = messagesByTopic(rows);
-      await this.producer.sendBatch({
+      const acknowledged = await this.producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
+      const missing = await this.sentPartitions.missing(byTopic, acknowledged);
+      if (missing.length > 0) {
+        throw new Error(`Kafka acknowledged no write to ${missing.join(', ')}: the batch is sent again`);
+      }
       await this.options.sql`
         UPDATE outbox SET published_at = now(), claimed_until = NULL, attempts = attempts + 1
         WHERE id = ANY(${ids}::uuid[])`;

@@ -2,25 +2,46 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../logger.js';
 
 /**
+ * The replication of new topics: as configured, or 3 on a cluster of 3 brokers or more, else one
+ * replica per broker; writes acknowledged by all in-sync replicas need 2 of them when there are 3
+ * or more (a broker may fail without losing an acknowledged event or refusing writes).
+ */
+export function replicationOf(configured: number | undefined, brokers: number) {
+  const factor = configured ?? Math.max(1, Math.min(3, brokers));
+  return { factor, minInSync: factor >= 3 ? 2 : 1 };
+}
+
+/**
  * Creates the topics that do not exist yet (idempotent, safe to run from several processes at once).
  * Existing topics are left as they are; a partition count lower than asked is logged, not changed.
  */
 export async function ensureTopics(
   admin: Admin,
-  options: { topics: readonly string[]; partitions: number; replicationFactor: number; logger: Logger },
+  options: {
+    topics: readonly string[];
+    partitions: number;
+    replicationFactor: number | undefined;
+    logger: Logger;
+  },
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = options.topics.filter((topic) => !existing.has(topic));
   if (missing.length > 0) {
+    const { brokers } = await admin.describeCluster();
+    const replication = replicationOf(options.replicationFactor, brokers.length);
     await admin.createTopics({
       waitForLeaders: true,
       topics: missing.map((topic) => ({
         topic,
         numPartitions: options.partitions,
-        replicationFactor: options.replicationFactor,
+        replicationFactor: replication.factor,
+        configEntries: [{ name: 'min.insync.replicas', value: String(replication.minInSync) }],
       })),
     });
-    options.logger.info({ topics: missing, partitions: options.partitions }, 'created Kafka topics');
+    options.logger.info(
+      { topics: missing, partitions: options.partitions, replication },
+      'created Kafka topics',
+    );
   }
   const metadata = await admin.fetchTopicMetadata({ topics: [...options.topics] });
   for (const topic of metadata.topics) {

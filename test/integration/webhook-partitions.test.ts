@@ -1,9 +1,8 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationsBefore } from '../../scripts/lib/migrations.js';
 import { createDatabase } from '../../src/db/client.js';
 import { migrationsFolder } from '../../src/db/migrate.js';
 import { deliveryIdOf } from '../../src/webhooks/deliveries/delivery-id.js';
@@ -31,18 +30,6 @@ const scratch = createDatabase({ url: url.toString(), poolSize: 2, applicationNa
 const { sql } = scratch;
 const folders: string[] = [];
 
-/** The committed migrations up to (not including) `tag`, in a folder of their own. */
-function migrationsBefore(tag: string): string {
-  const folder = mkdtempSync(join(tmpdir(), 'hookline-migrations-'));
-  folders.push(folder);
-  cpSync(migrationsFolder, folder, { recursive: true });
-  const journalPath = join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-  const at = journal.entries.findIndex((entry) => entry.tag === tag);
-  writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, at) }));
-  return folder;
-}
-
 beforeAll(async () => {
   await admin.sql.unsafe(`CREATE DATABASE ${name}`);
 });
@@ -56,7 +43,9 @@ afterAll(async () => {
 
 describe('partitioned delivery storage', () => {
   it('migrates a database holding rows: they stay where they were, found by id and by the old unique key', async () => {
-    await migrate(scratch.db, { migrationsFolder: migrationsBefore('0008_partitioned_delivery_storage') });
+    const before = migrationsBefore('0008_partitioned_delivery_storage');
+    folders.push(before);
+    await migrate(scratch.db, { migrationsFolder: before });
     const subscription = uuidv7();
     await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret)
       VALUES (${subscription}, 'http://127.0.0.1:9/partitions', ${['user.profile.updated']}, ${newSigningSecret()})`;

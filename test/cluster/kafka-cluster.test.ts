@@ -1,0 +1,242 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createClickHouse } from '../../src/clickhouse/client.js';
+import { createDatabase } from '../../src/db/client.js';
+import type { Envelope } from '../../src/events/catalog.js';
+import { buildEvent, systemMeta } from '../../src/events/envelope.js';
+import { enqueueEvents } from '../../src/events/outbox.js';
+import { topics } from '../../src/events/topics.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { createRedis } from '../../src/redis.js';
+import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
+import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
+import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
+import { testConfig, uniqueSuffix } from '../helpers/env.js';
+import { testLogger } from '../helpers/logger.js';
+import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+// Issue 15's three-broker Kafka: the project's stack scripts start a KRaft cluster of three brokers on
+// loopback (scripts/stack/kafka-cluster.sh); the platform's relay, fan-out, delivery and audit
+// processes run against it and create their topics with three replicas (min.insync.replicas 2). Events
+// written to the outbox flow through the relay to Kafka, to the webhook receiver and to ClickHouse
+// while the broker leading a partition of their topic is SIGKILLed, and later started again. No event
+// is lost anywhere; duplicates are counted and reported; no process is restarted by hand.
+
+const run = promisify(execFile);
+const stackScript = fileURLToPath(new URL('../../scripts/stack.sh', import.meta.url));
+const cluster = (...args: string[]) =>
+  run('bash', [stackScript, 'kafka-cluster', ...args], { timeout: 180_000 });
+
+const EVENTS = 3_000;
+const BATCH = 75;
+const USERS = 30;
+const suffix = uniqueSuffix();
+const { sql, end } = createDatabase({
+  url: testConfig.DATABASE_URL,
+  poolSize: 2,
+  applicationName: 'test-cluster',
+});
+const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
+const subscription = uuidv7();
+const processes: SpawnedProcess[] = [];
+let brokers = '';
+let receiver: Receiver | undefined;
+
+beforeAll(async () => {
+  await cluster('up');
+  brokers = (await cluster('bootstrap')).stdout.trim();
+}, 240_000);
+
+afterAll(async () => {
+  for (const process of processes) await process.terminate('SIGTERM');
+  await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
+  await notifySubscriptionsChanged(sql);
+  const redis = createRedis(testConfig.REDIS_URL, 'command', 'test-cluster');
+  await redis.del(...FlowControl.keys(subscription));
+  const queueKeys = await redis.keys(`bull:test-cluster-${suffix}:*`);
+  if (queueKeys.length > 0) await redis.del(...queueKeys);
+  redis.disconnect();
+  await end({ timeout: 5 });
+  await clickhouse.close();
+  await receiver?.close();
+  // The cluster and its data go: the next run formats a new one.
+  await cluster('reset');
+}, 240_000);
+
+describe('a three-broker Kafka cluster', () => {
+  it('loses no event from the outbox to the receiver and ClickHouse while a partition leader is SIGKILLed and restarted', async () => {
+    const seen = new Map<string, number>();
+    receiver = await startReceiver((request) => {
+      if (request.body.includes(suffix)) {
+        const id = String(request.headers['webhook-id']);
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      }
+      return { status: 200 };
+    });
+    await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, max_in_flight)
+      VALUES (${subscription}, ${receiver.url}, ${['user.profile.updated']}, ${newSigningSecret()}, 100)`;
+    await notifySubscriptionsChanged(sql);
+    const env = {
+      KAFKA_BROKERS: brokers,
+      WEBHOOK_QUEUE: `test-cluster-${suffix}`,
+      FANOUT_GROUP_ID: `test-cluster-${suffix}-fanout`,
+      AUDIT_GROUP_ID: `test-cluster-${suffix}-audit`,
+      DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    };
+    // The relay first: it creates the topics, replicated as the cluster allows.
+    processes.push(await spawnProcess('relay', env, { readyTimeoutMs: 120_000 }));
+    for (const entry of ['fanout', 'delivery', 'audit']) {
+      processes.push(await spawnProcess(entry, env, { readyTimeoutMs: 120_000 }));
+    }
+    const kafka = createKafka({ brokers: brokers.split(','), clientId: 'test-cluster', logger: testLogger });
+    const admin = kafka.admin();
+    await admin.connect();
+    const metadata = await admin.fetchTopicMetadata({ topics: [topics.userChanges] });
+    const partitions = metadata.topics[0]?.partitions ?? [];
+    expect(partitions.length).toBeGreaterThan(0);
+    for (const partition of partitions) expect(partition.replicas.length).toBe(3);
+    const configs = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2, name: topics.userChanges, configNames: ['min.insync.replicas'] }],
+    });
+    expect(configs.resources[0]?.configEntries[0]?.configValue).toBe('2');
+    const victim = partitions.find((p) => p.partitionId === 0)?.leader ?? 1;
+    await admin.disconnect();
+
+    // The traffic: profile updates of 30 users written to the outbox (as the API's transactions
+    // write them), 75 every 200 ms.
+    const users = Array.from({ length: USERS }, () => uuidv7());
+    const events: Envelope[] = Array.from({ length: EVENTS }, (_, i) => {
+      const userId = users[i % USERS] ?? '';
+      return buildEvent({
+        type: 'user.profile.updated',
+        userId,
+        actor: { type: 'user', id: userId },
+        meta: systemMeta,
+        data: { changes: { name: { old: suffix, new: `${suffix}-${i}` } } },
+      });
+    });
+    let written = 0;
+    const writing = (async () => {
+      for (; written < EVENTS; written += BATCH) {
+        await sql.begin((tx) => enqueueEvents(tx as never, events.slice(written, written + BATCH)));
+        // A fixed pace, not a wait for some state: the traffic goes on through the kill.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    // The leader of the topic's partition 0 is killed once a third is written, and comes back after
+    // another third.
+    await vi.waitFor(() => expect(written).toBeGreaterThanOrEqual(EVENTS / 3), {
+      timeout: 60_000,
+      interval: 20,
+    });
+    await cluster('kill', String(victim));
+    const killedAt = Date.now();
+    await vi.waitFor(() => expect(written).toBeGreaterThanOrEqual((2 * EVENTS) / 3), {
+      timeout: 60_000,
+      interval: 20,
+    });
+    await cluster('start', String(victim));
+    const restartedAfterMs = Date.now() - killedAt;
+    await writing;
+
+    const ids = events.map((event) => event.id);
+    // Outbox → Kafka: every row published.
+    await expect
+      .poll(
+        async () => {
+          const [row] = await sql<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM outbox WHERE id = ANY(${ids}::uuid[]) AND published_at IS NOT NULL`;
+          return row?.n;
+        },
+        { timeout: 120_000, interval: 500 },
+      )
+      .toBe(EVENTS);
+    // Kafka → the webhook receiver and ClickHouse: every event delivered and stored. Both are waited
+    // for, then asserted, so that a failure shows where events went missing.
+    const stored = async () => {
+      const result = await clickhouse.query({
+        query: `SELECT count() AS rows, uniqExact(event_id) AS events FROM hookline.audit_events
+          WHERE user_id IN (${users.map((id) => `'${id}'`).join(',')})`,
+        format: 'JSONEachRow',
+      });
+      const [row] = await result.json<{ rows: string; events: string }>();
+      return { rows: Number(row?.rows ?? 0), events: Number(row?.events ?? 0) };
+    };
+    let audit = { rows: 0, events: 0 };
+    await vi
+      .waitFor(
+        async () => {
+          audit = await stored();
+          expect([seen.size, audit.events]).toEqual([EVENTS, EVENTS]);
+        },
+        { timeout: 120_000, interval: 500 },
+      )
+      .catch(() => {});
+    const inKafka = await countInKafka(brokers, new Set(ids));
+    const delivered = [...seen.values()].reduce((sum, n) => sum + n, 0);
+    console.log(
+      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${delivered - seen.size} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging)`,
+    );
+    if (seen.size < EVENTS || audit.events < EVENTS) {
+      for (const process of processes) {
+        const errors = process
+          .output()
+          .split('\n')
+          .filter((line) => /"level":(40|50|60)/.test(line));
+        console.log(`${process.child.spawnargs.at(-1)}: ${errors.slice(-15).join('\n')}`);
+      }
+    }
+    expect(inKafka.distinct).toBe(EVENTS);
+    expect(ids.filter((id) => !seen.has(id))).toEqual([]);
+    expect(audit.events).toBe(EVENTS);
+  }, 420_000);
+});
+
+/** This test's events on the user-changes topic of the cluster, read from the start by a group of its own. */
+async function countInKafka(
+  brokers: string,
+  ids: Set<string>,
+): Promise<{ messages: number; distinct: number }> {
+  const kafka = createKafka({
+    brokers: brokers.split(','),
+    clientId: 'test-cluster-count',
+    logger: testLogger,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topics.userChanges);
+  await admin.disconnect();
+  const groupId = `test-cluster-count-${uniqueSuffix()}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  const seenIds: string[] = [];
+  const left = new Map(ends.map((end) => [end.partition, Number(end.offset)]));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topics.userChanges], fromBeginning: true });
+    const done = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const id = (JSON.parse(message.value?.toString() ?? '{}') as { id?: string }).id ?? '';
+          if (ids.has(id)) seenIds.push(id);
+          if (Number(message.offset) + 1 >= (left.get(partition) ?? 0)) left.delete(partition);
+          if ([...left.values()].every((end) => end === 0) || left.size === 0) resolve();
+        },
+      });
+    });
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 60_000))]);
+  } finally {
+    await consumer.disconnect();
+    const cleanup = kafka.admin();
+    await cleanup.connect();
+    await cleanup.deleteGroups([groupId]).catch(() => {});
+    await cleanup.disconnect();
+  }
+  return { messages: seenIds.length, distinct: new Set(seenIds).size };
+}
