@@ -14,6 +14,7 @@ import { createKafka } from '../src/kafka/client.js';
 import { startGroupAtEnd } from '../src/kafka/topics.js';
 import { createLogger } from '../src/logger.js';
 import { Children } from './bench/children.js';
+import { runBench } from './bench/lifecycle.js';
 import { loadOf } from './bench/load.js';
 import { BenchResources } from './bench/resources.js';
 import { createScratch, dropScratch, migrateWithCutover, type Scratch } from './bench/scale/database.js';
@@ -175,50 +176,29 @@ async function main() {
   for (const line of summaryLines(result)) say(line);
 }
 
-let cleaning: Promise<void> | undefined;
 /** Stops the processes, removes the queue, consumer group and Redis keys, then drops the database. */
-const cleanup = () => {
-  cleaning ??= (async () => {
-    await children.stopAll();
-    const left: string[] = [];
-    if (scratch && resources) {
-      await forgetAdmin(scratch.sql, resources.redis).catch((error: Error) => {
-        left.push(`the admin's Redis keys: ${error.message}`);
-      });
-    }
-    if (resources) left.push(...(await resources.cleanup()));
-    await scratch?.end({ timeout: 5 });
-    if (KEEP && scratch) {
-      say(
-        `BENCH_SCALE_KEEP=1: kept ${scratch.url} (drop it with DROP DATABASE ${databaseName} WITH (FORCE))`,
-      );
-    } else {
-      await dropScratch(admin.sql, databaseName).catch((error: Error) => {
-        left.push(`database ${databaseName}: ${error.message}`);
-      });
-    }
-    if (left.length > 0) console.error(`[bench:scale] clean-up incomplete: ${left.join('; ')}`);
-    else say(`cleaned up: processes, queue, consumer group, Redis keys${KEEP ? '' : ' and database'} gone`);
-    await producer.disconnect().catch(() => {});
-    await kafkaAdmin.disconnect().catch(() => {});
-    await admin.end({ timeout: 5 });
-  })();
-  return cleaning;
-};
-// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
-// second signal must not end the process half-way through its clean-up.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    say(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
+async function cleanup() {
+  await children.stopAll();
+  const left: string[] = [];
+  if (scratch && resources) {
+    await forgetAdmin(scratch.sql, resources.redis).catch((error: Error) => {
+      left.push(`the admin's Redis keys: ${error.message}`);
+    });
+  }
+  if (resources) left.push(...(await resources.cleanup()));
+  await scratch?.end({ timeout: 5 });
+  if (KEEP && scratch) {
+    say(`BENCH_SCALE_KEEP=1: kept ${scratch.url} (drop it with DROP DATABASE ${databaseName} WITH (FORCE))`);
+  } else {
+    await dropScratch(admin.sql, databaseName).catch((error: Error) => {
+      left.push(`database ${databaseName}: ${error.message}`);
+    });
+  }
+  if (left.length > 0) console.error(`[bench:scale] clean-up incomplete: ${left.join('; ')}`);
+  else say(`cleaned up: processes, queue, consumer group, Redis keys${KEEP ? '' : ' and database'} gone`);
+  await producer.disconnect().catch(() => {});
+  await kafkaAdmin.disconnect().catch(() => {});
+  await admin.end({ timeout: 5 });
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error('[bench:scale] failed:', error);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runBench({ label: 'bench:scale', main, cleanup, say });

@@ -4,7 +4,9 @@
 // process answering 200. Phases (each a module of scripts/bench/): sustained throughput (as fast as it
 // goes), then end-to-end latency at 1,000 deliveries/s, while the two processes' /metrics are scraped
 // every 250 ms; ceilings (BullMQ alone, raw signed POSTs: scripts/bench/ceilings.ts) to read them
-// against; the API under mixed traffic, its /metrics scraped likewise; and isolation: the healthy
+// against; the API under mixed traffic, its /metrics scraped likewise; the audit worker storing the
+// throughput phase's number of events in ClickHouse; CPU seconds per 1,000 units of work of every role
+// (the capacity model's figures, docs/capacity.md); and isolation: the healthy
 // receiver at 1,000/s alone, then alongside three bad neighbours. Writes .bench/latest.json. Whatever
 // happens, everything it created is removed at the end (scripts/bench/resources.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,9 +19,11 @@ import { startGroupAtEnd } from '../src/kafka/topics.js';
 import { createLogger } from '../src/logger.js';
 import { notifySubscriptionsChanged } from '../src/webhooks/subscriptions/subscription-index.js';
 import { apiPhase } from './bench/api.js';
+import { auditPhase } from './bench/audit.js';
 import { bullmqCeiling, httpCeiling } from './bench/ceilings.js';
 import { Children, cpuMeter, cpuSeconds, pidsOf } from './bench/children.js';
 import { isolationPhase } from './bench/isolation.js';
+import { runBench } from './bench/lifecycle.js';
 import { loadOf } from './bench/load.js';
 import { latencyPhase, throughputPhase } from './bench/pipeline.js';
 import { isReceiverReady, portsOf, statsOf, waitFor } from './bench/receiver.js';
@@ -128,6 +132,17 @@ async function main() {
 
   const api = await apiPhase({ children, env, run, seconds: API_SECONDS, say });
   Object.assign(scrapes, api.scrapes);
+  const audit = await auditPhase({
+    children,
+    kafka,
+    load,
+    env,
+    clickhouseUrl: config.CLICKHOUSE_URL,
+    groupId: `${groupId}-audit`,
+    run,
+    events: THROUGHPUT_EVENTS,
+    say,
+  });
   for (const [name, figures] of Object.entries(scrapes)) {
     say(
       `/metrics of ${name} under load: ${figures.series} series; rendering ${figures.render_mean_ms} ms on average (${figures.render_cpu_mean_ms} ms of CPU; ${figures.render_at_rest_ms} ms at rest), ${(figures.render_within_5ms * 100).toFixed(1)} % within 5 ms; round trip p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (${figures.scrapes} scrapes)`,
@@ -157,7 +172,15 @@ async function main() {
     latency: latency.figures,
     ceilings,
     isolation,
-    api: { requests_per_second: api.requestsPerSecond, by_status: api.byStatus },
+    api: {
+      requests_per_second: api.requestsPerSecond,
+      by_status: api.byStatus,
+      requests: api.requests,
+      events_published: api.events_published,
+      cpu_seconds: api.cpu_seconds,
+    },
+    audit,
+    capacity: capacityOf(throughput.figures, api, audit),
     metrics_scrape: scrapes,
     targets: {
       deliveries_per_second: 3_000,
@@ -171,6 +194,33 @@ async function main() {
   writeFileSync('.bench/latest.json', `${JSON.stringify(result, null, 2)}\n`);
   say('wrote .bench/latest.json');
   console.log(JSON.stringify(result, null, 2));
+}
+
+/**
+ * CPU seconds per 1,000 of each role's unit of work, as this run measured them (docs/capacity.md):
+ * deliveries for the pipeline's processes and services (the throughput phase), requests for the API
+ * and events published for the relay (the API phase), events stored for the audit worker and
+ * ClickHouse (the audit phase).
+ */
+function capacityOf(
+  throughput: { delivered: number; cpu_seconds: Record<string, number> },
+  api: { requests: number; events_published: number; cpu_seconds: { api: number; relay: number } },
+  audit: { stored: number; cpu_seconds: { audit: number; clickhouse: number } },
+) {
+  const per1000 = (cpu: number, units: number) =>
+    units > 0 ? Number(((cpu * 1_000) / units).toFixed(3)) : null;
+  const perDelivery = Object.fromEntries(
+    Object.entries(throughput.cpu_seconds).map(([role, cpu]) => [role, per1000(cpu, throughput.delivered)]),
+  );
+  return {
+    cpu_seconds_per_1000_deliveries: perDelivery,
+    cpu_seconds_per_1000_requests: { api: per1000(api.cpu_seconds.api, api.requests) },
+    cpu_seconds_per_1000_events_published: { relay: per1000(api.cpu_seconds.relay, api.events_published) },
+    cpu_seconds_per_1000_events_stored: {
+      audit: per1000(audit.cpu_seconds.audit, audit.stored),
+      clickhouse: per1000(audit.cpu_seconds.clickhouse, audit.stored),
+    },
+  };
 }
 
 /** The two ceilings, and the pipeline's throughput as a share of each (same run, same machine). */
@@ -192,34 +242,15 @@ async function ceilingsOf(deliveriesPerSecond: number, receiverPort: number) {
   return figures;
 }
 
-let cleaning: Promise<void> | undefined;
 /** Stops the processes (bad neighbours' receivers first), then removes what the bench created. */
-const cleanup = () => {
-  cleaning ??= (async () => {
-    await children.stopAll();
-    const left = await resources.cleanup();
-    if (left.length > 0) console.error(`[bench] clean-up incomplete: ${left.join('; ')}`);
-    else say('cleaned up: subscriptions, flow keys, queue, consumer group and processes gone');
-    await producer.disconnect().catch(() => {});
-    await admin.disconnect().catch(() => {});
-    await end({ timeout: 5 });
-  })();
-  return cleaning;
-};
-// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
-// second signal must not end the process half-way through its clean-up.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    say(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
+async function cleanup() {
+  await children.stopAll();
+  const left = await resources.cleanup();
+  if (left.length > 0) console.error(`[bench] clean-up incomplete: ${left.join('; ')}`);
+  else say('cleaned up: subscriptions, flow keys, queue, consumer group and processes gone');
+  await producer.disconnect().catch(() => {});
+  await admin.disconnect().catch(() => {});
+  await end({ timeout: 5 });
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error('[bench] failed:', error);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runBench({ label: 'bench', main, cleanup, say });

@@ -1,8 +1,16 @@
 // The API under a mixed load (successes, 4xx of several kinds, a few wrong passwords) over many route
 // templates, so its /metrics carries the label cardinality of real traffic, scraped meanwhile. The API
 // and its relay are stopped when the phase ends.
-import type { Children } from './children.js';
+import { metricNames } from '../../src/metrics/names.js';
+import { type Children, cpuSeconds } from './children.js';
 import { Scraper, withRest } from './scraper.js';
+
+/** The sum of a counter's series in a /metrics text. */
+const sumOf = (text: string, name: string) =>
+  text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 
 export interface ApiContext {
   children: Children;
@@ -25,13 +33,24 @@ export async function apiPhase({ children, env, run, seconds, say }: ApiContext)
   };
   const api = await children.start(['workers/api.ts'], apiEnv, isReady);
   const relay = await children.start(['workers/relay.ts'], env, isReady); // so the API's events do not pile up
+  const relayMetrics = `http://127.0.0.1:${(JSON.parse(relay.line) as { port: number }).port}/metrics`;
+  const published = async () => sumOf(await (await fetch(relayMetrics)).text(), metricNames.eventsPublished);
   try {
-    return await load(
+    const cpuBefore = { api: cpuSeconds(api.child.pid), relay: cpuSeconds(relay.child.pid) };
+    const publishedBefore = await published();
+    const result = await load(
       `http://127.0.0.1:${(JSON.parse(api.line) as { port: number }).port}`,
       run,
       seconds,
       say,
     );
+    // The relay publishes what the API wrote within moments; a second is more than it needs.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const cpu = {
+      api: Number((cpuSeconds(api.child.pid) - cpuBefore.api).toFixed(2)),
+      relay: Number((cpuSeconds(relay.child.pid) - cpuBefore.relay).toFixed(2)),
+    };
+    return { ...result, cpu_seconds: cpu, events_published: (await published()) - publishedBefore };
   } finally {
     await children.stop(relay.child);
     await children.stop(api.child);
@@ -100,5 +119,5 @@ async function load(base: string, run: string, seconds: number, say: (text: stri
   const scrapes = withRest(await scraper.stop(scraping), await scraper.atRest(50));
   const requestsPerSecond = Math.round(requests / seconds);
   say(`api: ${requestsPerSecond} requests/s for ${seconds} s, by status ${JSON.stringify(byStatus)}`);
-  return { scrapes, requestsPerSecond, byStatus };
+  return { scrapes, requestsPerSecond, byStatus, requests };
 }

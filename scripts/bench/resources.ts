@@ -111,7 +111,13 @@ export class BenchResources {
         connection.disconnect(); // a connection handed to BullMQ stays open after queue.close()
       }
     });
-    await step('consumer group', () => admin.deleteGroups([groupId]));
+    // The fan-out's group, and the audit phase's (`<group>-audit`) when it ran.
+    const groupIds = [groupId, `${groupId}-audit`];
+    await step('consumer groups', async () => {
+      const existing = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+      const ours = groupIds.filter((id) => existing.has(id));
+      if (ours.length > 0) await admin.deleteGroups(ours);
+    });
 
     // What is left: nothing, or the reason.
     await step('check', async () => {
@@ -124,7 +130,9 @@ export class BenchResources {
       const queueKeys = await this.scan(`bull:${queueName}:*`);
       if (queueKeys.length > 0) problems.push(`${queueKeys.length} queue keys left`);
       const groups = await admin.listGroups();
-      if (groups.groups.some((g) => g.groupId === groupId)) problems.push(`consumer group ${groupId} left`);
+      for (const left of groups.groups.filter((g) => groupIds.includes(g.groupId))) {
+        problems.push(`consumer group ${left.groupId} left`);
+      }
     });
     this.redis.disconnect();
     return problems;

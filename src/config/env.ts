@@ -244,7 +244,9 @@ export const webhookEnv = {
     .describe('A subscription whose deliveries failed for this long with no success is disabled.'),
   WEBHOOK_RETENTION_DAYS: int(1, 3_650)
     .default(30)
-    .describe('Delivery rows, attempts and stored event payloads older than this are pruned.'),
+    .describe(
+      'Deliveries, attempts and stored payloads of events older than this are dropped, a day (one partition of each) at a time; a day still holding a delivery waiting to be sent keeps it.',
+    ),
   DELIVERY_CONCURRENCY: int(1, 5_000)
     .default(200)
     .describe('Deliveries in flight per delivery worker process.'),

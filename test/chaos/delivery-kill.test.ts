@@ -5,12 +5,12 @@ import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { indexed, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { produceProfileEvents } from '../helpers/produce.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { startCountingReceiver } from '../helpers/receiver.js';
 
 const ADMIN_EMAIL = uniqueEmail('kill-admin');
 const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform | undefined;
-let receiver: Receiver | undefined;
+let receiver: Awaited<ReturnType<typeof startCountingReceiver>> | undefined;
 let worker: SpawnedProcess | undefined;
 let cleanup: (() => Promise<unknown>) | undefined;
 let pipeline: OwnPipeline | undefined;
@@ -31,14 +31,8 @@ describe('delivery workers killed', () => {
       { webhooks: 'fanout-only' },
     );
     const marker = `kill${uniqueSuffix()}`;
-    const seen = new Map<string, number>();
-    receiver = await startReceiver((request) => {
-      if (request.body.includes(marker)) {
-        const id = String(request.headers['webhook-id']);
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      }
-      return { status: 200 };
-    });
+    receiver = await startCountingReceiver(marker);
+    const { seen } = receiver;
     const { client, token } = await adminSession(platform.baseUrl, ADMIN_EMAIL);
     const sub = await client.call<{ id: string }>('POST', '/v1/webhooks/subscriptions', {
       token,
@@ -70,7 +64,7 @@ describe('delivery workers killed', () => {
     }
 
     await expect.poll(() => seen.size, { timeout: 120_000, interval: 250 }).toBe(total);
-    const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+    const duplicates = receiver.duplicates();
     console.log(
       `delivery workers killed 5 times: ${seen.size} of ${total} delivered, ${duplicates} duplicate deliveries`,
     );

@@ -14,7 +14,7 @@ import { testLogger } from '../helpers/logger.js';
 import { scrape } from '../helpers/metrics.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { startCountingReceiver } from '../helpers/receiver.js';
 
 // Issue 15's "two of each worker": two fan-out and two delivery processes share one consumer group
 // and one queue; both of each carry part of the load; then one of each is SIGKILLed mid-run and not
@@ -39,7 +39,7 @@ const admin = kafka.admin();
 const subscription = uuidv7();
 const processes: SpawnedProcess[] = [];
 let pipeline: OwnPipeline | undefined;
-let receiver: Receiver | undefined;
+let receiver: Awaited<ReturnType<typeof startCountingReceiver>> | undefined;
 
 afterAll(async () => {
   // The survivors are stopped, not killed: they leave the consumer group, which can then be removed.
@@ -59,14 +59,8 @@ afterAll(async () => {
 describe('two of each worker', () => {
   it('share the load, and lose nothing when one fan-out and one delivery process are SIGKILLed mid-run', async () => {
     const run = `scale${uniqueSuffix()}`;
-    const seen = new Map<string, number>();
-    receiver = await startReceiver((request) => {
-      if (request.body.includes(run)) {
-        const id = String(request.headers['webhook-id']);
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      }
-      return { status: 200 };
-    });
+    receiver = await startCountingReceiver(run);
+    const { seen } = receiver;
     // max_in_flight wide enough for both delivery processes' slots: the limit is not what is tested.
     await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, max_in_flight)
       VALUES (${subscription}, ${receiver.url}, ${['user.profile.updated']}, ${newSigningSecret()}, 200)`;
@@ -144,7 +138,7 @@ describe('two of each worker', () => {
 
     const created = fanoutsBefore.map((m) => m.value(metricNames.webhookDeliveriesCreated));
     const attempted = deliveriesBefore.map((m) => m.value(metricNames.webhookAttempts));
-    const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+    const duplicates = receiver.duplicates();
     const inFlightAtKill = stalledJobsOf(deliveryB);
     const rowsAtKill = created.reduce((sum, n) => sum + n, 0);
     const [rows] = await sql<{ n: number; events: number; succeeded: number }[]>`

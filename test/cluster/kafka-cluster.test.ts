@@ -17,7 +17,7 @@ import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/sub
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { startCountingReceiver } from '../helpers/receiver.js';
 
 // Issue 15's three-broker Kafka: the project's stack scripts start a KRaft cluster of three brokers on
 // loopback (scripts/stack/kafka-cluster.sh); the platform's relay, fan-out, delivery and audit
@@ -44,7 +44,7 @@ const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
 const subscription = uuidv7();
 const processes: SpawnedProcess[] = [];
 let brokers = '';
-let receiver: Receiver | undefined;
+let receiver: Awaited<ReturnType<typeof startCountingReceiver>> | undefined;
 
 beforeAll(async () => {
   await cluster('up');
@@ -69,14 +69,8 @@ afterAll(async () => {
 
 describe('a three-broker Kafka cluster', () => {
   it('loses no event from the outbox to the receiver and ClickHouse while a partition leader is SIGKILLed and restarted', async () => {
-    const seen = new Map<string, number>();
-    receiver = await startReceiver((request) => {
-      if (request.body.includes(suffix)) {
-        const id = String(request.headers['webhook-id']);
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      }
-      return { status: 200 };
-    });
+    receiver = await startCountingReceiver(suffix);
+    const { seen } = receiver;
     await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, max_in_flight)
       VALUES (${subscription}, ${receiver.url}, ${['user.profile.updated']}, ${newSigningSecret()}, 100)`;
     await notifySubscriptionsChanged(sql);
@@ -180,9 +174,9 @@ describe('a three-broker Kafka cluster', () => {
       )
       .catch(() => {});
     const inKafka = await countInKafka(brokers, new Set(ids));
-    const delivered = [...seen.values()].reduce((sum, n) => sum + n, 0);
+    const duplicates = receiver.duplicates();
     console.log(
-      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${delivered - seen.size} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging)`,
+      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${duplicates} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging)`,
     );
     if (seen.size < EVENTS || audit.events < EVENTS) {
       for (const process of processes) {

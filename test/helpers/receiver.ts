@@ -26,3 +26,20 @@ export async function startReceiver(behaviour?: Behaviour, options: { host?: str
 }
 
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/**
+ * A receiver answering 200 that counts, per webhook id, the deliveries whose body carries `marker`
+ * (a test's own events): `seen.size` events arrived, `duplicates()` deliveries beyond the first of each.
+ */
+export async function startCountingReceiver(marker: string) {
+  const seen = new Map<string, number>();
+  const receiver = await startReceiver((request) => {
+    if (request.body.includes(marker)) {
+      const id = String(request.headers['webhook-id']);
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+    return { status: 200 };
+  });
+  const duplicates = () => [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+  return Object.assign(receiver, { seen, duplicates });
+}
