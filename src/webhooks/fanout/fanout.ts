@@ -34,7 +34,7 @@ export interface FanoutDeps {
 export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Promise<number> {
   // An event read twice in one batch (a producer's retry) is fanned out once: one statement may not
   // touch the same row twice.
-  const pairs: { event: Envelope; subscriptionId: string }[] = [];
+  const pairs: Pair[] = [];
   const matched: Envelope[] = [];
   for (const event of new Map(events.map((e) => [e.id, e])).values()) {
     const subs = deps.index.match(event.type, Date.parse(event.occurred_at));
@@ -51,34 +51,7 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
       SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
         ${matched.map((e) => e.occurred_at)}::timestamptz[], ${matched.map((e) => JSON.stringify(e))}::text[]::jsonb[])
       ON CONFLICT (id) DO NOTHING`;
-    // Every (event, subscription) row comes back: those this statement inserted, and those already
-    // there (a batch read again after a crash), which its snapshot still sees as they were. A pair's
-    // id is made from it (deliveryIdOf), so the primary key is what finds a pair already stored; an
-    // event fanned out before the storage was partitioned is found by the old unique index of the
-    // legacy partition (its delivery there has another id, and a re-read does not enqueue it: the
-    // sweeper does if it was lost).
-    const ids = pairs.map((p) => deliveryIdOf(p.event.id, p.subscriptionId));
-    const deliveries = tx<
-      {
-        id: string;
-        generation: number;
-        status: DeliveryStatus;
-        attempts: number;
-        subscription_id: string;
-        inserted: boolean;
-      }[]
-    >`
-      WITH inserted AS (
-        INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
-        SELECT * FROM unnest(${ids}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
-          ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
-          ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
-        ON CONFLICT DO NOTHING
-        RETURNING id, generation, status, attempts, subscription_id)
-      SELECT *, true AS inserted FROM inserted
-      UNION ALL
-      SELECT id, generation, status, attempts, subscription_id, false FROM webhook_deliveries
-      WHERE id = ANY(${ids}::uuid[])`;
+    const deliveries = insertDeliveries(tx as unknown as Sql, pairs);
     // postgres.js sends a query when it is awaited: in this array's order.
     const [, rows] = await Promise.all([payloads, deliveries]);
     return {
@@ -97,6 +70,41 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
   await enqueueDeliveries(deps, jobs);
   deps.metrics.deliveriesCreated.inc(created);
   return created;
+}
+
+type Pair = { event: Envelope; subscriptionId: string };
+
+/**
+ * The statement storing a batch's deliveries, unsent (postgres.js sends it when awaited). Every
+ * (event, subscription) row comes back: those it inserted, and those already there (a batch read again
+ * after a crash), which its snapshot still sees as they were. A pair's id is made from it
+ * (deliveryIdOf), so the primary key is what finds a pair already stored; an event fanned out before
+ * the storage was partitioned is found by the old unique index of the legacy partition (its delivery
+ * there has another id, and a re-read does not enqueue it: the sweeper does if it was lost).
+ */
+function insertDeliveries(tx: Sql, pairs: readonly Pair[]) {
+  const ids = pairs.map((p) => deliveryIdOf(p.event.id, p.subscriptionId));
+  return tx<
+    {
+      id: string;
+      generation: number;
+      status: DeliveryStatus;
+      attempts: number;
+      subscription_id: string;
+      inserted: boolean;
+    }[]
+  >`
+    WITH inserted AS (
+      INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
+      SELECT * FROM unnest(${ids}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
+        ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
+        ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
+      ON CONFLICT DO NOTHING
+      RETURNING id, generation, status, attempts, subscription_id)
+    SELECT *, true AS inserted FROM inserted
+    UNION ALL
+    SELECT id, generation, status, attempts, subscription_id, false FROM webhook_deliveries
+    WHERE id = ANY(${ids}::uuid[])`;
 }
 
 const CHUNK = 500;
