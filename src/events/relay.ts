@@ -22,6 +22,26 @@ const LEASE_SECONDS = 15;
 const ISOLATE_AFTER_ATTEMPTS = 3;
 /** A row Kafka keeps refusing for itself is set aside after this many attempts. */
 const MAX_ROW_ATTEMPTS = 10;
+/** Batches failed in a row before the relay makes its Kafka producer anew. */
+const RESET_PRODUCER_AFTER = 3;
+/** A send not answered within this is failed (kafkajs's own request timeout is 30 s). */
+const SEND_DEADLINE_MS = 40_000;
+const METADATA_DEADLINE_MS = 10_000;
+
+class DeadlineError extends Error {}
+
+/** The promise, or a DeadlineError if it has not settled within `ms` (the promise itself runs on). */
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface OutboxRelayOptions {
   sql: Sql;
@@ -42,7 +62,9 @@ export interface OutboxRelayOptions {
  */
 export class OutboxRelay implements Component {
   readonly name = 'outbox-relay';
-  private readonly producer: Producer;
+  private producer: Producer;
+  /** Batches failed in a row; at RESET_PRODUCER_AFTER the producer is made anew. */
+  private failuresInARow = 0;
   private readonly sentPartitions: SentPartitions;
   private connected = false;
   private stopping = false;
@@ -52,7 +74,16 @@ export class OutboxRelay implements Component {
   private lastPrune = 0;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.producer = options.kafka.producer({
+    this.producer = this.newProducer();
+    this.sentPartitions = new SentPartitions(async () => {
+      const admin = options.kafka.admin();
+      await admin.connect();
+      return admin;
+    });
+  }
+
+  private newProducer(): Producer {
+    return this.options.kafka.producer({
       // The Java client's partitioner (murmur2 of the key): per-user order on one partition.
       createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
@@ -60,11 +91,25 @@ export class OutboxRelay implements Component {
       allowAutoTopicCreation: false,
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
-    this.sentPartitions = new SentPartitions(async () => {
-      const admin = options.kafka.admin();
-      await admin.connect();
-      return admin;
-    });
+  }
+
+  /**
+   * After RESET_PRODUCER_AFTER failed batches in a row, or one send that never ended, a new producer (a
+   * new producer id, sequences from zero): kafkajs's idempotent producer can be left out of step with a
+   * partition's new leader after a broker dies, and then fail every send to it, or hang (measured on the
+   * three-broker test: the relay waited for ever on a send after a leader was killed). Sends that may have reached Kafka before are sent
+   * again, as after any failure: consumers drop duplicates by event id.
+   */
+  private async afterFailure(error: unknown): Promise<void> {
+    this.failuresInARow += 1;
+    const hung = error instanceof DeadlineError;
+    if (!hung && this.failuresInARow < RESET_PRODUCER_AFTER) return;
+    this.options.logger.warn({ failures: this.failuresInARow }, 'outbox relay: a new Kafka producer');
+    this.failuresInARow = 0;
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.connected = false;
+    await old.disconnect().catch(() => {});
   }
 
   async start(): Promise<void> {
@@ -133,11 +178,19 @@ export class OutboxRelay implements Component {
         this.connected = true;
       }
       const byTopic = messagesByTopic(rows);
-      const acknowledged = await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-      const missing = await this.sentPartitions.missing(byTopic, acknowledged);
+      const acknowledged = await withDeadline(
+        this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        }),
+        SEND_DEADLINE_MS,
+        'sending the batch to Kafka',
+      );
+      const missing = await withDeadline(
+        this.sentPartitions.missing(byTopic, acknowledged),
+        METADATA_DEADLINE_MS,
+        "reading the topics' partitions",
+      );
       if (missing.length > 0) {
         throw new Error(`Kafka acknowledged no write to ${missing.join(', ')}: the batch is sent again`);
       }
@@ -145,9 +198,11 @@ export class OutboxRelay implements Component {
         UPDATE outbox SET published_at = now(), claimed_until = NULL, attempts = attempts + 1
         WHERE id = ANY(${ids}::uuid[])`;
       for (const [topic, messages] of byTopic) this.options.metrics.published.inc({ topic }, messages.length);
+      this.failuresInARow = 0;
       return rows.length;
     } catch (error) {
       await this.failed(rows, error);
+      await this.afterFailure(error);
       throw error;
     }
   }

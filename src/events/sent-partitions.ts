@@ -10,9 +10,12 @@ import { type Admin, type Message, Partitioners, type PartitionMetadata, type Re
  * topic's partitions, and treats a send whose answer lacks one of them as failed (sent again whole:
  * consumers dedupe by event id).
  */
+/** How long a topic's partitions, once read, are taken as they are. */
+const REREAD_MS = 60_000;
+
 export class SentPartitions {
   private readonly partitioner = Partitioners.DefaultPartitioner();
-  private readonly partitions = new Map<string, PartitionMetadata[]>();
+  private readonly partitions = new Map<string, { partitions: PartitionMetadata[]; readAt: number }>();
   private admin: Promise<Admin> | undefined;
 
   constructor(private readonly connectAdmin: () => Promise<Admin>) {}
@@ -29,10 +32,7 @@ export class SentPartitions {
         sent.add(`${topic}/${this.partitioner({ topic, partitionMetadata, message })}`);
       }
     }
-    const missing = [...sent].filter((pair) => !answered.has(pair));
-    // A topic may have gained partitions since they were read: read them again next time.
-    if (missing.length > 0) this.partitions.clear();
-    return missing;
+    return [...sent].filter((pair) => !answered.has(pair));
   }
 
   async close(): Promise<void> {
@@ -41,16 +41,24 @@ export class SentPartitions {
     await admin?.disconnect().catch(() => {});
   }
 
+  /**
+   * A topic's partitions, read again once a minute (a topic may gain partitions). While Kafka cannot
+   * answer (a broker down), the last ones read serve, and the admin client is made anew next time:
+   * kafkajs's admin can keep failing on a connection to a broker that died.
+   */
   private async partitionsOf(topic: string): Promise<PartitionMetadata[]> {
     const known = this.partitions.get(topic);
-    if (known) return known;
-    this.admin ??= this.connectAdmin().catch((error) => {
-      this.admin = undefined;
+    if (known && Date.now() - known.readAt < REREAD_MS) return known.partitions;
+    try {
+      this.admin ??= this.connectAdmin();
+      const metadata = await (await this.admin).fetchTopicMetadata({ topics: [topic] });
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      this.partitions.set(topic, { partitions, readAt: Date.now() });
+      return partitions;
+    } catch (error) {
+      await this.close();
+      if (known) return known.partitions;
       throw error;
-    });
-    const metadata = await (await this.admin).fetchTopicMetadata({ topics: [topic] });
-    const partitions = metadata.topics[0]?.partitions ?? [];
-    this.partitions.set(topic, partitions);
-    return partitions;
+    }
   }
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { createClickHouse } from '../../src/clickhouse/client.js';
 import { createDatabase } from '../../src/db/client.js';
 import type { Envelope } from '../../src/events/catalog.js';
@@ -141,6 +141,19 @@ describe('a three-broker Kafka cluster', () => {
     await writing;
 
     const ids = events.map((event) => event.id);
+    // Whatever fails below, the processes' warnings and errors are printed first: where events stop.
+    onTestFailed(() => {
+      for (const process of processes) {
+        const lines = process
+          .output()
+          .split('\n')
+          .filter((line) => /"level":(40|50|60)/.test(line));
+        const shown = lines.filter((line) => !line.includes('ECONNREFUSED')).slice(-12);
+        console.log(
+          `${process.child.spawnargs.at(-1)}: ${lines.length} warnings and errors; the last:\n${shown.join('\n')}`,
+        );
+      }
+    });
     // Outbox → Kafka: every row published.
     await expect
       .poll(
@@ -175,18 +188,12 @@ describe('a three-broker Kafka cluster', () => {
       .catch(() => {});
     const inKafka = await countInKafka(brokers, new Set(ids));
     const duplicates = receiver.duplicates();
+    const relayLog = processes[0]?.output() ?? '';
+    const relayFailures = relayLog.split('outbox relay: publishing failed').length - 1;
+    const producerResets = relayLog.split('outbox relay: a new Kafka producer').length - 1;
     console.log(
-      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${duplicates} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging)`,
+      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${duplicates} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging); the relay failed ${relayFailures} batches and made ${producerResets} new producers`,
     );
-    if (seen.size < EVENTS || audit.events < EVENTS) {
-      for (const process of processes) {
-        const errors = process
-          .output()
-          .split('\n')
-          .filter((line) => /"level":(40|50|60)/.test(line));
-        console.log(`${process.child.spawnargs.at(-1)}: ${errors.slice(-15).join('\n')}`);
-      }
-    }
     expect(inKafka.distinct).toBe(EVENTS);
     expect(ids.filter((id) => !seen.has(id))).toEqual([]);
     expect(audit.events).toBe(EVENTS);

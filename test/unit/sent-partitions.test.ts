@@ -1,5 +1,5 @@
 import { type Admin, Partitioners } from 'kafkajs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SentPartitions } from '../../src/events/sent-partitions.js';
 
 // The relay's guard against kafkajs's sendBatch resolving without sending some partitions' messages
@@ -41,19 +41,49 @@ describe('SentPartitions', () => {
     expect(missing).toEqual([]);
   });
 
-  it('names a partition written to that did not answer, or answered with an error, and reads the partitions again', async () => {
+  it('names a partition written to that did not answer, or answered with an error', async () => {
     const check = new SentPartitions(async () => admin);
     const [first, second, ...rest] = expected;
-    fetched = 0;
     const missing = await check.missing(new Map([['user-changes', messages]]), [
       ack(second ?? 0, 6),
       ...rest.map((p) => ack(p)),
     ]);
     expect(missing.sort()).toEqual([`user-changes/${first}`, `user-changes/${second}`].sort());
-    await check.missing(
-      new Map([['user-changes', messages]]),
-      expected.map((p) => ack(p)),
-    );
-    expect(fetched).toBe(2);
+  });
+
+  it('reads the partitions again after a minute, and keeps the last ones read while Kafka cannot answer', async () => {
+    vi.useFakeTimers({ now: Date.parse('2026-12-02T00:00:00Z') });
+    try {
+      let failing = false;
+      let connects = 0;
+      const flaky = {
+        fetchTopicMetadata: async () => {
+          fetched += 1;
+          if (failing) throw new Error('connect ECONNREFUSED');
+          return { topics: [{ name: 'user-changes', partitions }] };
+        },
+        disconnect: async () => {},
+      } as unknown as Admin;
+      const check = new SentPartitions(async () => {
+        connects += 1;
+        return flaky;
+      });
+      const all = expected.map((p) => ack(p));
+      const byTopic = new Map([['user-changes', messages]]);
+      fetched = 0;
+      await check.missing(byTopic, all);
+      await check.missing(byTopic, all);
+      expect(fetched).toBe(1);
+      vi.advanceTimersByTime(61_000);
+      failing = true;
+      expect(await check.missing(byTopic, all)).toEqual([]);
+      expect(fetched).toBe(2);
+      failing = false;
+      await check.missing(byTopic, all);
+      // The admin that failed was closed and a new one connected.
+      expect([fetched, connects]).toEqual([3, 2]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
