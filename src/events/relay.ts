@@ -51,6 +51,8 @@ export interface OutboxRelayOptions {
   batchSize: number;
   pollIntervalMs: number;
   retentionHours: number;
+  /** How long a send may go unanswered before the batch fails (default 40 s). */
+  sendDeadlineMs?: number;
 }
 
 /**
@@ -109,7 +111,8 @@ export class OutboxRelay implements Component {
     const old = this.producer;
     this.producer = this.newProducer();
     this.connected = false;
-    await old.disconnect().catch(() => {});
+    // Not awaited: a producer that hung may never finish disconnecting either.
+    void old.disconnect().catch(() => {});
   }
 
   async start(): Promise<void> {
@@ -183,7 +186,7 @@ export class OutboxRelay implements Component {
           acks: -1,
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
         }),
-        SEND_DEADLINE_MS,
+        this.options.sendDeadlineMs ?? SEND_DEADLINE_MS,
         'sending the batch to Kafka',
       );
       const missing = await withDeadline(
