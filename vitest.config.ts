@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 // on the real PostgreSQL and Redis), `integration` (the real local stack, run in parallel files, each
 // test making its own names), `chaos` (stops and restarts stack services, or
 // measures under load, so it runs alone, after the others, one file at a time), `browser` (the console
-// in Chromium, alone for the same reason as chaos), `cluster` (a three-broker Kafka of its own, alone,
-// last), and `isolation`, the
+// in Chromium, alone for the same reason as chaos), `cluster` (a three-broker Kafka of its own, alone;
+// `npm run test:cluster`, not yet in `npm test`: ADR 13), and `isolation`, the
 // one test that compares latencies: `npm test` runs it first, on a machine nothing else loads yet
 // (after the fairness test or the integration files, the shared services were measurably slower for a
 // while, and on two cores that decided its figure more than the code did). Integration files
@@ -65,7 +65,7 @@ export default defineConfig({
       {
         test: {
           // A three-broker Kafka cluster of its own (scripts/stack/kafka-cluster.sh), started and removed
-          // by its file: three more JVMs, so it runs alone, after the chaos files.
+          // by its file: three more JVMs, so it runs alone.
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
           environment: 'node',

@@ -27,6 +27,7 @@ const RESET_PRODUCER_AFTER = 3;
 /** A send not answered within this is failed (kafkajs's own request timeout is 30 s). */
 const SEND_DEADLINE_MS = 40_000;
 const METADATA_DEADLINE_MS = 10_000;
+const CONNECT_DEADLINE_MS = 15_000;
 
 class DeadlineError extends Error {}
 
@@ -177,7 +178,9 @@ export class OutboxRelay implements Component {
     const ids = rows.map((row) => row.id);
     try {
       if (!this.connected) {
-        await this.producer.connect();
+        // An idempotent producer's connect asks the transaction coordinator for its id, and hung there
+        // after a leader was killed (the three-broker test): it has a deadline too.
+        await withDeadline(this.producer.connect(), CONNECT_DEADLINE_MS, 'connecting to Kafka');
         this.connected = true;
       }
       const byTopic = messagesByTopic(rows);
