@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { createDatabase, type Sql } from '../../../src/db/client.js';
 import { migrationsFolder } from '../../../src/db/migrate.js';
-import { uuidv7Floor } from '../../../src/webhooks/deliveries/stats.js';
+import { uuidv7Floor } from '../../../src/webhooks/deliveries/delivery-id.js';
 import { migrationsBefore } from '../../lib/migrations.js';
 
 const PARTITIONING = '0008_partitioned_delivery_storage';

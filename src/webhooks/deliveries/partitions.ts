@@ -23,26 +23,14 @@ export async function ensurePartitions(sql: Sql, upto: Date): Promise<string[]> 
   return rows.map((row) => row.range);
 }
 
-/** The ranges whose upper bound is at or below `floor` (a UUIDv7), oldest first. */
-export async function rangesBefore(sql: Sql, floor: string): Promise<PartitionRange[]> {
+/** Every range with its three partitions, oldest first (the legacy range, `lo` null, first). */
+export async function partitionRanges(sql: Sql): Promise<PartitionRange[]> {
   return sql<PartitionRange[]>`
     SELECT d.lo, d.hi, e.partition::text AS events, d.partition::text AS deliveries, a.partition::text AS attempts
     FROM webhook_partitions('webhook_deliveries') d
     JOIN webhook_partitions('webhook_events') e ON e.hi = d.hi
     JOIN webhook_partitions('webhook_attempts') a ON a.hi = d.hi
-    WHERE d.hi <= ${floor}::uuid
     ORDER BY d.hi`;
-}
-
-/** The legacy range (rows from before partitioning), while it exists. */
-export async function legacyRange(sql: Sql): Promise<PartitionRange | undefined> {
-  const [range] = await sql<PartitionRange[]>`
-    SELECT d.lo, d.hi, e.partition::text AS events, d.partition::text AS deliveries, a.partition::text AS attempts
-    FROM webhook_partitions('webhook_deliveries') d
-    JOIN webhook_partitions('webhook_events') e ON e.hi = d.hi
-    JOIN webhook_partitions('webhook_attempts') a ON a.hi = d.hi
-    WHERE d.lo IS NULL`;
-  return range;
 }
 
 /** Whether a range still holds a delivery waiting to be sent (the partial index answers). */

@@ -1,8 +1,8 @@
 import type { Sql } from '../../db/client.js';
 import type { DeliveryStatus } from '../../db/schema/webhooks.js';
 import { AppError } from '../../errors.js';
+import { uuidv7Floor } from './delivery-id.js';
 import { type Attempt, attemptColumns, type Delivery, deliveryColumns } from './schema.js';
-import { uuidv7Floor } from './stats.js';
 
 /** Which deliveries: every field given narrows the set (search, replays). */
 export interface DeliveryMatch {

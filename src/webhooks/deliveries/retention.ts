@@ -1,15 +1,15 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import { type Component, periodicComponent } from '../../platform/component.js';
+import { uuidv7Floor } from './delivery-id.js';
 import {
   dropRange,
   ensurePartitions,
   holdsWaitingDeliveries,
-  legacyRange,
   PARTITIONS_AHEAD_MS,
-  rangesBefore,
+  type PartitionRange,
+  partitionRanges,
 } from './partitions.js';
-import { uuidv7Floor } from './stats.js';
 import { statusSql } from './status.js';
 
 export interface Pruned {
@@ -35,21 +35,22 @@ export async function pruneWebhookData(
 ): Promise<Pruned> {
   const floor = uuidv7Floor((options.now ?? Date.now()) - retentionDays * 86_400_000);
   const pruned: Pruned = { partitions: 0, deliveries: 0, events: 0 };
-  const expired = await rangesBefore(sql, floor);
-  const piecemeal: string[][] = [];
+  const ranges = await partitionRanges(sql);
+  // (UUIDs in canonical form compare as their bytes do)
+  const expired = ranges.filter((range) => range.hi <= floor);
+  const piecemeal: Pick<PartitionRange, 'deliveries' | 'events'>[] = [];
   for (const range of expired) {
-    if (await holdsWaitingDeliveries(sql, range)) piecemeal.push([range.deliveries, range.events]);
+    if (await holdsWaitingDeliveries(sql, range)) piecemeal.push(range);
     else {
       await dropRange(sql, range);
       pruned.partitions += 1;
     }
   }
-  const legacy = await legacyRange(sql);
-  if (legacy && !expired.some((range) => range.deliveries === legacy.deliveries)) {
-    piecemeal.push([legacy.deliveries, legacy.events]);
-  }
-  piecemeal.push(['webhook_deliveries_default', 'webhook_events_default']);
-  for (const [deliveries = '', events = ''] of piecemeal) {
+  // The legacy range until it has expired whole, and the default partitions: not one range of time.
+  const legacy = ranges.find((range) => range.lo === null && range.hi > floor);
+  if (legacy) piecemeal.push(legacy);
+  piecemeal.push({ deliveries: 'webhook_deliveries_default', events: 'webhook_events_default' });
+  for (const { deliveries, events } of piecemeal) {
     const deleted = await deleteFinished(sql, { deliveries, events, floor, chunk: options.chunk ?? 5_000 });
     pruned.deliveries += deleted.deliveries;
     pruned.events += deleted.events;

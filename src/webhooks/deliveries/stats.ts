@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/client.js';
 import { type DeliveryStatus, deliveryStatuses } from '../../db/schema/webhooks.js';
+import { uuidv7Floor } from './delivery-id.js';
 import { statusSql } from './status.js';
 
 /** Deliveries created in one minute, by their status now. */
@@ -15,15 +16,6 @@ export interface WindowFigures {
   successRatio: number | null;
   /** The 95th percentile from the event to its successful delivery, in ms; null when none succeeded. */
   endToEndP95Ms: number | null;
-}
-
-/**
- * The lowest UUIDv7 of a time: delivery ids are UUIDv7, so "created since t" is a range of the
- * primary key (an index scan of the window, not of the table).
- */
-export function uuidv7Floor(at: number): string {
-  const hex = Math.max(0, Math.floor(at)).toString(16).padStart(12, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
 }
 
 /** Deliveries created in each of the last `minutes` minutes, by status now (oldest minute first). */

@@ -1,12 +1,12 @@
 import type { Queue } from 'bullmq';
 import type { Kafka } from 'kafkajs';
 import type { Sql } from '../../db/client.js';
-import type { DeliveryStatus } from '../../db/schema/webhooks.js';
 import type { Envelope } from '../../events/catalog.js';
 import { eventConsumer } from '../../events/consume.js';
 import type { Logger } from '../../logger.js';
 import type { Component } from '../../platform/component.js';
 import { deliveryIdOf } from '../deliveries/delivery-id.js';
+import type { Delivery } from '../deliveries/schema.js';
 import type { FlowControl } from '../flow/flow-control.js';
 import type { WebhookMetrics } from '../metrics.js';
 import { enqueueDeliveries } from '../queue/enqueue.js';
@@ -51,11 +51,17 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
       SELECT * FROM unnest(${matched.map((e) => e.id)}::uuid[], ${matched.map((e) => e.type)}::text[],
         ${matched.map((e) => e.occurred_at)}::timestamptz[], ${matched.map((e) => JSON.stringify(e))}::text[]::jsonb[])
       ON CONFLICT (id) DO NOTHING`;
-    const deliveries = insertDeliveries(tx as unknown as Sql, pairs);
+    const ids = pairs.map((p) => deliveryIdOf(p.event.id, p.subscriptionId));
     // postgres.js sends a query when it is awaited: in this array's order.
-    const [, rows] = await Promise.all([payloads, deliveries]);
+    const [, inserted] = await Promise.all([payloads, insertDeliveries(tx as unknown as Sql, pairs, ids)]);
+    // A batch read again after a crash: the pairs already stored come back as they are now, so that
+    // those never attempted are enqueued again. (Only then: a batch read once costs one statement.)
+    const rows =
+      inserted.length < pairs.length
+        ? [...inserted, ...(await storedDeliveries(tx as unknown as Sql, ids, inserted))]
+        : inserted;
     return {
-      created: rows.filter((row) => row.inserted).length,
+      created: inserted.length,
       // Jobs for every delivery never attempted: new ones, and those whose jobs a crash may have lost.
       jobs: rows
         .filter((row) => row.status === 'pending' && row.attempts === 0)
@@ -74,37 +80,33 @@ export async function fanOut(deps: FanoutDeps, events: readonly Envelope[]): Pro
 
 type Pair = { event: Envelope; subscriptionId: string };
 
+type StoredDelivery = Pick<Delivery, 'id' | 'generation' | 'status' | 'attempts'> & {
+  subscription_id: string;
+};
+
 /**
- * The statement storing a batch's deliveries, unsent (postgres.js sends it when awaited). Every
- * (event, subscription) row comes back: those it inserted, and those already there (a batch read again
- * after a crash), which its snapshot still sees as they were. A pair's id is made from it
- * (deliveryIdOf), so the primary key is what finds a pair already stored; an event fanned out before
- * the storage was partitioned is found by the old unique index of the legacy partition (its delivery
- * there has another id, and a re-read does not enqueue it: the sweeper does if it was lost).
+ * The statement storing a batch's deliveries, unsent (postgres.js sends it when awaited); it returns
+ * the rows it inserted. A pair's id is made from it (deliveryIdOf), so the primary key is what skips
+ * a pair already stored; an event fanned out before the storage was partitioned is skipped by the old
+ * unique index of the legacy partition (its delivery there has another id, and a re-read does not
+ * enqueue it: the sweeper does if it was lost).
  */
-function insertDeliveries(tx: Sql, pairs: readonly Pair[]) {
-  const ids = pairs.map((p) => deliveryIdOf(p.event.id, p.subscriptionId));
-  return tx<
-    {
-      id: string;
-      generation: number;
-      status: DeliveryStatus;
-      attempts: number;
-      subscription_id: string;
-      inserted: boolean;
-    }[]
-  >`
-    WITH inserted AS (
-      INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
-      SELECT * FROM unnest(${ids}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
-        ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
-        ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
-      ON CONFLICT DO NOTHING
-      RETURNING id, generation, status, attempts, subscription_id)
-    SELECT *, true AS inserted FROM inserted
-    UNION ALL
-    SELECT id, generation, status, attempts, subscription_id, false FROM webhook_deliveries
-    WHERE id = ANY(${ids}::uuid[])`;
+function insertDeliveries(tx: Sql, pairs: readonly Pair[], ids: readonly string[]) {
+  return tx<StoredDelivery[]>`
+    INSERT INTO webhook_deliveries (id, event_id, subscription_id, event_type, event_occurred_at)
+    SELECT * FROM unnest(${ids}::uuid[], ${pairs.map((p) => p.event.id)}::uuid[],
+      ${pairs.map((p) => p.subscriptionId)}::uuid[], ${pairs.map((p) => p.event.type)}::text[],
+      ${pairs.map((p) => p.event.occurred_at)}::timestamptz[])
+    ON CONFLICT DO NOTHING
+    RETURNING id, generation, status, attempts, subscription_id`;
+}
+
+/** The deliveries of these ids that were there before this batch (those it did not insert). */
+function storedDeliveries(tx: Sql, ids: readonly string[], inserted: readonly StoredDelivery[]) {
+  const fresh = new Set(inserted.map((row) => row.id));
+  return tx<StoredDelivery[]>`
+    SELECT id, generation, status, attempts, subscription_id FROM webhook_deliveries
+    WHERE id = ANY(${ids.filter((id) => !fresh.has(id))}::uuid[])`;
 }
 
 const CHUNK = 500;
