@@ -1,6 +1,6 @@
 // The bench's BullMQ ceiling (scripts/bench/ceilings.ts): a worker with delivery's BullMQ options and
 // concurrency, on the queue BENCH_QUEUE, whose jobs do nothing. Prints {"ready":true} once it runs;
-// once it has completed BENCH_JOBS jobs it stores {"done", "first_at", "last_at"} (ms since the
+// once it has completed BENCH_JOBS jobs it stores {"done", "last_at"} (ms since the
 // epoch) under the Redis key BENCH_RESULT_KEY, one write at the end so that it adds no load meanwhile.
 import { Worker } from 'bullmq';
 import { loadConfig } from '../src/config/load.js';
@@ -16,22 +16,15 @@ if (!queueName || !resultKey || !(jobs > 0))
 
 const redis = createRedis(config.REDIS_URL, 'command', `${queueName}:result`);
 let done = 0;
-let firstAt = 0;
-const worker = new Worker(
-  queueName,
-  async () => {
-    firstAt ||= Date.now();
-  },
-  {
-    connection: createRedis(config.REDIS_URL, 'queue', `${queueName}:worker`),
-    concurrency: config.DELIVERY_CONCURRENCY,
-    ...deliveryWorkerSettings,
-  },
-);
+const worker = new Worker(queueName, async () => {}, {
+  connection: createRedis(config.REDIS_URL, 'queue', `${queueName}:worker`),
+  concurrency: config.DELIVERY_CONCURRENCY,
+  ...deliveryWorkerSettings,
+});
 worker.on('completed', () => {
   done += 1;
   if (done === jobs) {
-    void redis.set(resultKey, JSON.stringify({ done, first_at: firstAt, last_at: Date.now() }), 'EX', 3_600);
+    void redis.set(resultKey, JSON.stringify({ done, last_at: Date.now() }), 'EX', 3_600);
   }
 });
 await worker.waitUntilReady();

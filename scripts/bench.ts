@@ -21,7 +21,7 @@ import { notifySubscriptionsChanged } from '../src/webhooks/subscriptions/subscr
 import { apiPhase } from './bench/api.js';
 import { auditPhase } from './bench/audit.js';
 import { bullmqCeiling, httpCeiling } from './bench/ceilings.js';
-import { Children, cpuMeter, cpuSeconds, pidsOf } from './bench/children.js';
+import { Children, cpuMeter, cpuSeconds, stackProcesses } from './bench/children.js';
 import { isolationPhase } from './bench/isolation.js';
 import { runBench } from './bench/lifecycle.js';
 import { loadOf } from './bench/load.js';
@@ -105,9 +105,7 @@ async function main() {
     fanout: () => cpuSeconds(fanout.pid),
     delivery: () => cpuSeconds(delivery.pid),
     receiver: () => cpuSeconds(receiver.pid),
-    kafka: () => pidsOf('kafka.Kafka').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    redis: () => pidsOf('redis-server').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    postgres: () => pidsOf('postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    ...stackProcesses,
   });
   const pipeline = { load, receiverPort, deliveryMetrics, cpu, say };
 

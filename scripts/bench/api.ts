@@ -2,15 +2,8 @@
 // templates, so its /metrics carries the label cardinality of real traffic, scraped meanwhile. The API
 // and its relay are stopped when the phase ends.
 import { metricNames } from '../../src/metrics/names.js';
-import { type Children, cpuSeconds } from './children.js';
-import { Scraper, withRest } from './scraper.js';
-
-/** The sum of a counter's series in a /metrics text. */
-const sumOf = (text: string, name: string) =>
-  text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+import { type Children, cpuMeter, cpuSeconds } from './children.js';
+import { metricSum, Scraper, withRest } from './scraper.js';
 
 export interface ApiContext {
   children: Children;
@@ -34,9 +27,14 @@ export async function apiPhase({ children, env, run, seconds, say }: ApiContext)
   const api = await children.start(['workers/api.ts'], apiEnv, isReady);
   const relay = await children.start(['workers/relay.ts'], env, isReady); // so the API's events do not pile up
   const relayMetrics = `http://127.0.0.1:${(JSON.parse(relay.line) as { port: number }).port}/metrics`;
-  const published = async () => sumOf(await (await fetch(relayMetrics)).text(), metricNames.eventsPublished);
+  const published = async () =>
+    metricSum(await (await fetch(relayMetrics)).text(), metricNames.eventsPublished);
   try {
-    const cpuBefore = { api: cpuSeconds(api.child.pid), relay: cpuSeconds(relay.child.pid) };
+    const meter = cpuMeter({
+      api: () => cpuSeconds(api.child.pid),
+      relay: () => cpuSeconds(relay.child.pid),
+    });
+    const cpuBefore = meter.snapshot();
     const publishedBefore = await published();
     const result = await load(
       `http://127.0.0.1:${(JSON.parse(api.line) as { port: number }).port}`,
@@ -46,10 +44,7 @@ export async function apiPhase({ children, env, run, seconds, say }: ApiContext)
     );
     // The relay publishes what the API wrote within moments; a second is more than it needs.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const cpu = {
-      api: Number((cpuSeconds(api.child.pid) - cpuBefore.api).toFixed(2)),
-      relay: Number((cpuSeconds(relay.child.pid) - cpuBefore.relay).toFixed(2)),
-    };
+    const cpu = meter.since(cpuBefore) as { api: number; relay: number };
     return { ...result, cpu_seconds: cpu, events_published: (await published()) - publishedBefore };
   } finally {
     await children.stop(relay.child);

@@ -7,7 +7,7 @@ import type { Kafka } from 'kafkajs';
 import { createClickHouse } from '../../src/clickhouse/client.js';
 import { allTopics } from '../../src/events/topics.js';
 import { startGroupAtEnd } from '../../src/kafka/topics.js';
-import { type Children, cpuSeconds, pidsOf } from './children.js';
+import { type Children, cpuMeter, cpuSeconds, usedBy } from './children.js';
 import type { Load } from './load.js';
 
 export interface AuditContext {
@@ -21,8 +21,6 @@ export interface AuditContext {
   events: number;
   say: (text: string) => void;
 }
-
-const clickhouseCpu = () => pidsOf('clickhouse').reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 export async function auditPhase(ctx: AuditContext) {
   const clickhouse = createClickHouse({ url: ctx.clickhouseUrl });
@@ -43,7 +41,8 @@ export async function auditPhase(ctx: AuditContext) {
   );
   try {
     const already = await stored();
-    const before = { audit: cpuSeconds(audit.child.pid), clickhouse: clickhouseCpu() };
+    const meter = cpuMeter({ audit: () => cpuSeconds(audit.child.pid), clickhouse: usedBy('clickhouse') });
+    const before = meter.snapshot();
     const started = Date.now();
     await ctx.load.produce(ctx.events);
     const deadline = Date.now() + 180_000;
@@ -54,10 +53,7 @@ export async function auditPhase(ctx: AuditContext) {
       n = await stored();
     }
     const seconds = (Date.now() - started) / 1_000;
-    const cpu = {
-      audit: Number((cpuSeconds(audit.child.pid) - before.audit).toFixed(2)),
-      clickhouse: Number((clickhouseCpu() - before.clickhouse).toFixed(2)),
-    };
+    const cpu = meter.since(before) as { audit: number; clickhouse: number };
     const figures = {
       events: ctx.events,
       stored: n - already,

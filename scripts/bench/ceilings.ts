@@ -11,7 +11,7 @@ import { createRedis } from '../../src/redis.js';
 import { webhookBody, webhookHeaders } from '../../src/webhooks/delivery/request.js';
 import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
 import { DELIVER_JOB, deliverJobOptions } from '../../src/webhooks/queue/jobs.js';
-import { type Children, cpuSeconds, pidsOf } from './children.js';
+import { type Children, cpuMeter, cpuSeconds, usedBy } from './children.js';
 import { profileUpdate } from './load.js';
 import { statsOf, waitFor } from './receiver.js';
 
@@ -28,7 +28,6 @@ type CeilingConfig = Pick<
   'REDIS_URL' | 'DELIVERY_CONCURRENCY' | 'DELIVERY_CONNECTIONS_PER_ORIGIN' | 'WEBHOOK_RETRY_SCHEDULE'
 >;
 
-const redisCpu = () => pidsOf('redis-server').reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 /** `jobs` no-op jobs added in batches of 1,000 (as the fan-out adds them) and run by a child worker. */
@@ -49,7 +48,8 @@ export async function bullmqCeiling(input: {
     (line) => line.includes('"ready"'),
   );
   try {
-    const cpuBefore = { worker: cpuSeconds(started.child.pid), redis: redisCpu() };
+    const meter = cpuMeter({ worker: () => cpuSeconds(started.child.pid), redis: usedBy('redis-server') });
+    const cpuBefore = meter.snapshot();
     const startedAt = Date.now();
     for (let added = 0; added < jobs; added += 1_000) {
       const batch = Array.from({ length: Math.min(1_000, jobs - added) }, () => {
@@ -68,10 +68,7 @@ export async function bullmqCeiling(input: {
       per_second: Math.round(result.done / seconds),
       count: result.done,
       seconds: round(seconds),
-      cpu_seconds: {
-        worker: round(cpuSeconds(started.child.pid) - cpuBefore.worker),
-        redis: round(redisCpu() - cpuBefore.redis),
-      },
+      cpu_seconds: meter.since(cpuBefore),
     };
   } finally {
     await children.stop(started.child);
@@ -86,11 +83,11 @@ async function resultOf(
   redis: ReturnType<typeof createRedis>,
   key: string,
   timeoutMs: number,
-): Promise<{ done: number; first_at: number; last_at: number }> {
+): Promise<{ done: number; last_at: number }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await redis.get(key);
-    if (value) return JSON.parse(value) as { done: number; first_at: number; last_at: number };
+    if (value) return JSON.parse(value) as { done: number; last_at: number };
     // A poll of one key every 100 ms: the worker writes it once, when it has run every job.
     await sleep(100);
   }

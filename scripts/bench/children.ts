@@ -68,3 +68,14 @@ export function cpuMeter(processes: Record<string, () => number>) {
       ),
   };
 }
+
+/** CPU seconds used so far by every process whose command line matches `pattern`. */
+export const usedBy = (pattern: string) => () =>
+  pidsOf(pattern).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+
+/** The stack's PostgreSQL, Redis and Kafka, each as the CPU seconds its processes have used. */
+export const stackProcesses = {
+  postgres: usedBy('postgres'),
+  redis: usedBy('redis-server'),
+  kafka: usedBy('kafka.Kafka'),
+};

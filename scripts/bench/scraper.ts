@@ -3,15 +3,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const SCRAPE_EVERY_MS = 250;
 
+/** The sample lines of `name` (whose line contains `label`) in a /metrics text. */
+const sampleLines = (text: string, name: string, label = '') =>
+  text
+    .split('\n')
+    .filter((line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(label));
+const sampleValue = (line: string) => Number(line.split(' ').at(-1));
+
 /** The value of the first sample of `name` (whose line contains `label`) in a /metrics text. */
-export const metricValue = (text: string, name: string, label = '') =>
-  Number(
-    text
-      .split('\n')
-      .find((line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(label))
-      ?.split(' ')
-      .at(-1) ?? Number.NaN,
-  );
+export const metricValue = (text: string, name: string, label = '') => {
+  const [line] = sampleLines(text, name, label);
+  return line === undefined ? Number.NaN : sampleValue(line);
+};
+
+/** The sum of every sample of `name` in a /metrics text (a counter's series). */
+export const metricSum = (text: string, name: string) =>
+  sampleLines(text, name).reduce((sum, line) => sum + sampleValue(line), 0);
 
 /**
  * The round trip as a scraper sees it, and the process's own rendering time

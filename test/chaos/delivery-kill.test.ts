@@ -5,12 +5,12 @@ import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { indexed, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { produceProfileEvents } from '../helpers/produce.js';
-import { startCountingReceiver } from '../helpers/receiver.js';
+import { type CountingReceiver, startCountingReceiver } from '../helpers/receiver.js';
 
 const ADMIN_EMAIL = uniqueEmail('kill-admin');
 const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 let platform: TestPlatform | undefined;
-let receiver: Awaited<ReturnType<typeof startCountingReceiver>> | undefined;
+let receiver: CountingReceiver | undefined;
 let worker: SpawnedProcess | undefined;
 let cleanup: (() => Promise<unknown>) | undefined;
 let pipeline: OwnPipeline | undefined;

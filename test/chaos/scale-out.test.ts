@@ -14,7 +14,7 @@ import { testLogger } from '../helpers/logger.js';
 import { scrape } from '../helpers/metrics.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
-import { startCountingReceiver } from '../helpers/receiver.js';
+import { type CountingReceiver, startCountingReceiver } from '../helpers/receiver.js';
 
 // Issue 15's "two of each worker": two fan-out and two delivery processes share one consumer group
 // and one queue; both of each carry part of the load; then one of each is SIGKILLed mid-run and not
@@ -39,7 +39,7 @@ const admin = kafka.admin();
 const subscription = uuidv7();
 const processes: SpawnedProcess[] = [];
 let pipeline: OwnPipeline | undefined;
-let receiver: Awaited<ReturnType<typeof startCountingReceiver>> | undefined;
+let receiver: CountingReceiver | undefined;
 
 afterAll(async () => {
   // The survivors are stopped, not killed: they leave the consumer group, which can then be removed.

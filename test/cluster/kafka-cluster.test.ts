@@ -17,7 +17,7 @@ import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/sub
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
-import { startCountingReceiver } from '../helpers/receiver.js';
+import { type CountingReceiver, startCountingReceiver } from '../helpers/receiver.js';
 
 // Issue 15's three-broker Kafka: the project's stack scripts start a KRaft cluster of three brokers on
 // loopback (scripts/stack/kafka-cluster.sh); the platform's relay, fan-out, delivery and audit
@@ -44,7 +44,7 @@ const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
 const subscription = uuidv7();
 const processes: SpawnedProcess[] = [];
 let brokers = '';
-let receiver: Awaited<ReturnType<typeof startCountingReceiver>> | undefined;
+let receiver: CountingReceiver | undefined;
 
 beforeAll(async () => {
   await cluster('up');

@@ -43,3 +43,5 @@ export async function startCountingReceiver(marker: string) {
   const duplicates = () => [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
   return Object.assign(receiver, { seen, duplicates });
 }
+
+export type CountingReceiver = Awaited<ReturnType<typeof startCountingReceiver>>;

@@ -1,13 +1,8 @@
 import { vi } from 'vitest';
-import { cpuMeter, cpuSeconds, pidsOf } from '../../scripts/bench/children.js';
+import { cpuMeter, stackProcesses } from '../../scripts/bench/children.js';
 
-const usedBy = (pattern: string) => () => pidsOf(pattern).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-/** The stack's PostgreSQL, Redis and Kafka, each as the CPU-seconds its processes have used. */
-export const stackProcesses = {
-  postgres: usedBy('postgres'),
-  redis: usedBy('redis-server'),
-  kafka: usedBy('kafka.Kafka'),
-};
+export { stackProcesses };
+
 const stackCpu = () => cpuMeter(stackProcesses);
 
 /**

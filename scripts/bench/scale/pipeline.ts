@@ -5,7 +5,7 @@
 import type { Config } from '../../../src/config/load.js';
 import type { Sql } from '../../../src/db/client.js';
 import { notifySubscriptionsChanged } from '../../../src/webhooks/subscriptions/subscription-index.js';
-import { type Children, cpuMeter, cpuSeconds, pidsOf } from '../children.js';
+import { type Children, cpuMeter, cpuSeconds, usedBy } from '../children.js';
 import type { Load } from '../load.js';
 import { throughputPhase } from '../pipeline.js';
 import { isReceiverReady, portsOf, statsOf, waitFor } from '../receiver.js';
@@ -52,7 +52,7 @@ export async function startPipeline(deps: PipelineDeps) {
     fanout: () => cpuSeconds(fanout.child.pid),
     delivery: () => cpuSeconds(delivery.child.pid),
     receiver: () => cpuSeconds(receiver.pid),
-    postgres: () => pidsOf('postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    postgres: usedBy('postgres'),
   });
   const context = {
     load: deps.load,
