@@ -3,6 +3,7 @@ import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../platform/component.js';
+import { DeadlineError, withDeadline } from '../platform/deadline.js';
 import type { OutboxMetrics } from './metrics.js';
 import { OUTBOX_CHANNEL } from './outbox.js';
 import { SentPartitions } from './sent-partitions.js';
@@ -26,23 +27,7 @@ const MAX_ROW_ATTEMPTS = 10;
 const RESET_PRODUCER_AFTER = 3;
 /** A send not answered within this is failed (kafkajs's own request timeout is 30 s). */
 const SEND_DEADLINE_MS = 40_000;
-const METADATA_DEADLINE_MS = 10_000;
 const CONNECT_DEADLINE_MS = 15_000;
-
-class DeadlineError extends Error {}
-
-/** The promise, or a DeadlineError if it has not settled within `ms` (the promise itself runs on). */
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export interface OutboxRelayOptions {
   sql: Sql;
@@ -103,7 +88,7 @@ export class OutboxRelay implements Component {
    * three-broker test: the relay waited for ever on a send after a leader was killed). Sends that may have reached Kafka before are sent
    * again, as after any failure: consumers drop duplicates by event id.
    */
-  private async afterFailure(error: unknown): Promise<void> {
+  private afterFailure(error: unknown): void {
     this.failuresInARow += 1;
     const hung = error instanceof DeadlineError;
     if (!hung && this.failuresInARow < RESET_PRODUCER_AFTER) return;
@@ -184,6 +169,8 @@ export class OutboxRelay implements Component {
         this.connected = true;
       }
       const byTopic = messagesByTopic(rows);
+      // Each message's partition, chosen once here (kafkajs's partitioner keeps a given one).
+      await this.sentPartitions.assign(byTopic);
       const acknowledged = await withDeadline(
         this.producer.sendBatch({
           acks: -1,
@@ -192,11 +179,7 @@ export class OutboxRelay implements Component {
         this.options.sendDeadlineMs ?? SEND_DEADLINE_MS,
         'sending the batch to Kafka',
       );
-      const missing = await withDeadline(
-        this.sentPartitions.missing(byTopic, acknowledged),
-        METADATA_DEADLINE_MS,
-        "reading the topics' partitions",
-      );
+      const missing = this.sentPartitions.missing(byTopic, acknowledged);
       if (missing.length > 0) {
         throw new Error(`Kafka acknowledged no write to ${missing.join(', ')}: the batch is sent again`);
       }
@@ -208,7 +191,7 @@ export class OutboxRelay implements Component {
       return rows.length;
     } catch (error) {
       await this.failed(rows, error);
-      await this.afterFailure(error);
+      this.afterFailure(error);
       throw error;
     }
   }

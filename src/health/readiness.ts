@@ -1,3 +1,5 @@
+import { withDeadline } from '../platform/deadline.js';
+
 /**
  * Readiness of a process: each named dependency check must answer within the timeout. A check that
  * throws or times out marks its dependency down, with the reason, and the process not ready.
@@ -30,17 +32,8 @@ export class Readiness {
     const entries = await Promise.all(
       Object.entries(this.checks).map(async ([name, check]) => {
         const started = performance.now();
-        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
-            check(),
-            new Promise((_, reject) => {
-              timer = setTimeout(
-                () => reject(new Error(`no answer within ${this.timeoutMs} ms`)),
-                this.timeoutMs,
-              );
-            }),
-          ]);
+          await withDeadline(check(), this.timeoutMs);
           return [
             name,
             { status: 'up' as const, latency_ms: Math.round(performance.now() - started) },
@@ -51,8 +44,6 @@ export class Readiness {
             name,
             { status: 'down' as const, latency_ms: Math.round(performance.now() - started), error: message },
           ] as const;
-        } finally {
-          clearTimeout(timer);
         }
       }),
     );

@@ -38,9 +38,11 @@ export async function pruneWebhookData(
   const ranges = await partitionRanges(sql);
   // (UUIDs in canonical form compare as their bytes do)
   const expired = ranges.filter((range) => range.hi <= floor);
-  const piecemeal: Pick<PartitionRange, 'deliveries' | 'events'>[] = [];
+  // Where an event's deliveries can be: in its own day's partition (a delivery's id carries its
+  // event's time); for the legacy and default partitions, anywhere.
+  const piecemeal: (Pick<PartitionRange, 'deliveries' | 'events'> & { referrers: string })[] = [];
   for (const range of expired) {
-    if (await holdsWaitingDeliveries(sql, range)) piecemeal.push(range);
+    if (await holdsWaitingDeliveries(sql, range)) piecemeal.push({ ...range, referrers: range.deliveries });
     else {
       await dropRange(sql, range);
       pruned.partitions += 1;
@@ -48,10 +50,14 @@ export async function pruneWebhookData(
   }
   // The legacy range until it has expired whole, and the default partitions: not one range of time.
   const legacy = ranges.find((range) => range.lo === null && range.hi > floor);
-  if (legacy) piecemeal.push(legacy);
-  piecemeal.push({ deliveries: 'webhook_deliveries_default', events: 'webhook_events_default' });
-  for (const { deliveries, events } of piecemeal) {
-    const deleted = await deleteFinished(sql, { deliveries, events, floor, chunk: options.chunk ?? 5_000 });
+  if (legacy) piecemeal.push({ ...legacy, referrers: 'webhook_deliveries' });
+  piecemeal.push({
+    deliveries: 'webhook_deliveries_default',
+    events: 'webhook_events_default',
+    referrers: 'webhook_deliveries',
+  });
+  for (const tables of piecemeal) {
+    const deleted = await deleteFinished(sql, { ...tables, floor, chunk: options.chunk ?? 5_000 });
     pruned.deliveries += deleted.deliveries;
     pruned.events += deleted.events;
   }
@@ -60,11 +66,11 @@ export async function pruneWebhookData(
 
 /**
  * Deletes, from one partition of deliveries and its partition of events, the finished deliveries (their
- * attempts go with them, by trigger) and the events no delivery refers to, below `floor`.
+ * attempts go with them, by trigger) and the events no delivery in `referrers` refers to, below `floor`.
  */
 async function deleteFinished(
   sql: Sql,
-  tables: { deliveries: string; events: string; floor: string; chunk: number },
+  tables: { deliveries: string; events: string; referrers: string; floor: string; chunk: number },
 ): Promise<{ deliveries: number; events: number }> {
   const { floor, chunk } = tables;
   let deliveries = 0;
@@ -82,7 +88,7 @@ async function deleteFinished(
     const deleted = await sql`
       DELETE FROM ${sql(tables.events)} WHERE id IN (
         SELECT e.id FROM ${sql(tables.events)} e
-        WHERE e.id < ${floor}::uuid AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+        WHERE e.id < ${floor}::uuid AND NOT EXISTS (SELECT 1 FROM ${sql(tables.referrers)} d WHERE d.event_id = e.id)
         LIMIT ${chunk})`;
     events += deleted.count;
     if (deleted.count < chunk) break;
