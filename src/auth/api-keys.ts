@@ -49,10 +49,7 @@ export async function listApiKeys(db: Database) {
 }
 
 export async function getApiKey(db: Database, id: string) {
-  const [row] = await db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
+  const row = await findApiKeyById(db, id);
   if (!row) throw new AppError('not_found', 'No such API key.');
   return publicApiKey(row);
 }

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import type { Logger } from '../logger.js';
 import type { Database, Sql } from './client.js';
+import { withSessionLock } from './session-lock.js';
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
@@ -13,14 +14,9 @@ const MIGRATION_LOCK_ID = 7_245_001;
  * advisory lock lets one migrate while the others wait, then find nothing left to do.
  */
 export async function migrateDatabase(db: Database, sql: Sql, logger: Logger): Promise<void> {
-  const lock = await sql.reserve();
-  try {
-    await lock`SELECT pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+  await withSessionLock(sql, MIGRATION_LOCK_ID, { wait: true }, async () => {
     const started = performance.now();
     await migrate(db, { migrationsFolder });
     logger.info({ durationMs: Math.round(performance.now() - started) }, 'database migrations applied');
-  } finally {
-    await lock`SELECT pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
-    lock.release();
-  }
+  });
 }

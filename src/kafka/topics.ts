@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
  * replica per broker; writes acknowledged by all in-sync replicas need 2 of them when there are 3
  * or more (a broker may fail without losing an acknowledged event or refusing writes).
  */
-export function replicationOf(configured: number | undefined, brokers: number) {
+function replicationOf(configured: number | undefined, brokers: number) {
   const factor = configured ?? Math.max(1, Math.min(3, brokers));
   return { factor, minInSync: factor >= 3 ? 2 : 1 };
 }

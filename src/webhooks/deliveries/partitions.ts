@@ -7,6 +7,9 @@ import { statusSql } from './status.js';
 /** How far ahead the partitions exist: a day's first event never waits for its partition. */
 export const PARTITIONS_AHEAD_MS = 7 * 86_400_000;
 
+/** How long a drop waits for its lock on the parents before it gives up until the next run. */
+const DROP_LOCK_TIMEOUT_MS = 5_000;
+
 /** One range's three partitions (the legacy range, from before partitioning, has no lower bound). */
 export interface PartitionRange {
   lo: string | null;
@@ -42,14 +45,14 @@ export async function holdsWaitingDeliveries(sql: Sql, range: PartitionRange): P
 
 /**
  * Drops a range's three partitions at once (one statement). DROP takes an exclusive lock on each
- * parent for a moment; behind a long query it gives up after `lockTimeoutMs` (and is tried again at
+ * parent for a moment; behind a long query it gives up after DROP_LOCK_TIMEOUT_MS (and is tried again at
  * the next run) rather than make every insert queue behind it.
  */
-export async function dropRange(sql: Sql, range: PartitionRange, lockTimeoutMs = 5_000): Promise<void> {
+export async function dropRange(sql: Sql, range: PartitionRange): Promise<void> {
   const tables = [range.attempts, range.deliveries, range.events].map(quoteIdentifier).join(', ');
   // A DO block is one statement in a transaction of its own: SET LOCAL holds for its DROP only.
   await sql.unsafe(
-    `DO $$ BEGIN SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}; DROP TABLE IF EXISTS ${tables}; END $$`,
+    `DO $$ BEGIN SET LOCAL lock_timeout = ${DROP_LOCK_TIMEOUT_MS}; DROP TABLE IF EXISTS ${tables}; END $$`,
   );
 }
 

@@ -1,4 +1,5 @@
 import type { Sql } from '../../db/client.js';
+import { withSessionLock } from '../../db/session-lock.js';
 import type { Logger } from '../../logger.js';
 import { type Component, periodicComponent } from '../../platform/component.js';
 import { uuidv7Floor } from './delivery-id.js';
@@ -108,21 +109,11 @@ export async function maintainPartitions(
   retentionDays: number,
   now = Date.now(),
 ): Promise<{ created: string[]; pruned: Pruned } | null> {
-  const session = await sql.reserve();
-  try {
-    const [lock] = await session<{ locked: boolean }[]>`
-      SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK_ID}) AS locked`;
-    if (!lock?.locked) return null;
-    try {
-      const created = await ensurePartitions(session as unknown as Sql, new Date(now + PARTITIONS_AHEAD_MS));
-      const pruned = await pruneWebhookData(session as unknown as Sql, retentionDays, { now });
-      return { created, pruned };
-    } finally {
-      await session`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK_ID})`;
-    }
-  } finally {
-    session.release();
-  }
+  return withSessionLock(sql, MAINTENANCE_LOCK_ID, { wait: false }, async (session) => {
+    const created = await ensurePartitions(session, new Date(now + PARTITIONS_AHEAD_MS));
+    const pruned = await pruneWebhookData(session, retentionDays, { now });
+    return { created, pruned };
+  });
 }
 
 /**

@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { replayStates, type webhookReplays } from '../../db/schema/webhooks.js';
-import { Timestamp } from '../../db/time.js';
-import { publicDeliveryStatuses } from '../deliveries/schema.js';
+import { deliveryMatchFields, publicDeliveryStatuses } from '../deliveries/schema.js';
 
 /** A replay as stored: the drizzle table's row. */
 export type Replay = typeof webhookReplays.$inferSelect;
@@ -9,12 +8,12 @@ export type Replay = typeof webhookReplays.$inferSelect;
 /** Which deliveries a replay sends again (every field given narrows them; status defaults to dead). */
 export const ReplayFilter = z
   .object({
-    subscription_id: z.uuid().optional(),
+    subscription_id: deliveryMatchFields.subscription_id,
     event_type: z.string().min(1).max(128).optional(),
     status: z.enum(publicDeliveryStatuses).default('dead'),
-    from: Timestamp.optional().openapi({ description: 'Deliveries created at or after.' }),
-    to: Timestamp.optional().openapi({ description: 'Deliveries created before.' }),
-    user_id: z.uuid().optional().openapi({ description: 'Deliveries of events about this user.' }),
+    from: deliveryMatchFields.from,
+    to: deliveryMatchFields.to,
+    user_id: deliveryMatchFields.user_id,
   })
   .strict()
   .openapi('ReplayFilter');
