@@ -17,7 +17,7 @@ import { Children } from './bench/children.js';
 import { runBench } from './bench/lifecycle.js';
 import { loadOf } from './bench/load.js';
 import { BenchResources } from './bench/resources.js';
-import { createScratch, dropScratch, migrateWithCutover, type Scratch } from './bench/scale/database.js';
+import { migrateWithCutover } from './bench/scale/database.js';
 import { fill, formatSeconds } from './bench/scale/fill.js';
 import { startPipeline } from './bench/scale/pipeline.js';
 import { resultOf, searchLines, summaryLines, writeResult } from './bench/scale/report.js';
@@ -29,6 +29,7 @@ import {
   signIn,
   startApi,
 } from './bench/scale/search.js';
+import { createScratch, dropScratch, type Scratch } from './lib/scratch-database.js';
 
 const positive = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -69,7 +70,10 @@ async function prepareDatabase(): Promise<Scratch> {
   say(
     `creating database ${databaseName} (on the server of DATABASE_URL; the shared database is not touched)`,
   );
-  const created = await createScratch(admin.sql, config.DATABASE_URL, databaseName);
+  const created = await createScratch(admin.sql, config.DATABASE_URL, databaseName, {
+    poolSize: 4,
+    applicationName: 'hookline-bench-scale',
+  });
   scratch = created;
   const partitions = await migrateWithCutover(created, Date.now() - DAYS * DAY);
   say(

@@ -2,6 +2,7 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import type { Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScratch, dropScratch, type Scratch, scratchName } from '../../scripts/lib/scratch-database.js';
 import { createDatabase } from '../../src/db/client.js';
 import { migrationsFolder } from '../../src/db/migrate.js';
 import { createOutboxMetrics } from '../../src/events/metrics.js';
@@ -16,22 +17,21 @@ import { profileEvent } from '../helpers/produce.js';
 // publishes. On a database of this file's own: a relay publishes every pending outbox row it finds,
 // and on the shared database it would take other files' events to this fake Kafka.
 
-const name = `hookline_relay_${uniqueSuffix()
-  .replace(/[^a-z0-9]/gi, '_')
-  .toLowerCase()}`;
+const name = scratchName('relay', uniqueSuffix());
 const admin = createDatabase({ url: testConfig.DATABASE_URL, poolSize: 1, applicationName: 'test-relay' });
-const url = new URL(testConfig.DATABASE_URL);
-url.pathname = `/${name}`;
-const scratch = createDatabase({ url: url.toString(), poolSize: 3, applicationName: 'test-relay' });
+let scratch: Scratch;
 
 beforeAll(async () => {
-  await admin.sql.unsafe(`CREATE DATABASE ${name}`);
+  scratch = await createScratch(admin.sql, testConfig.DATABASE_URL, name, {
+    poolSize: 3,
+    applicationName: 'test-relay',
+  });
   await migrate(scratch.db, { migrationsFolder });
 });
 
 afterAll(async () => {
-  await scratch.end({ timeout: 5 });
-  await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await scratch?.end({ timeout: 5 });
+  await dropScratch(admin.sql, name);
   await admin.end({ timeout: 5 });
 });
 

@@ -1,9 +1,9 @@
-import { rmSync } from 'node:fs';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationsBefore } from '../../scripts/lib/migrations.js';
-import { createDatabase } from '../../src/db/client.js';
+import { migrateBefore } from '../../scripts/lib/migrations.js';
+import { createScratch, dropScratch, type Scratch, scratchName } from '../../scripts/lib/scratch-database.js';
+import { createDatabase, type Sql } from '../../src/db/client.js';
 import { migrationsFolder } from '../../src/db/migrate.js';
 import { deliveryIdOf } from '../../src/webhooks/deliveries/delivery-id.js';
 import { maintainPartitions } from '../../src/webhooks/deliveries/retention.js';
@@ -16,36 +16,32 @@ import { testConfig, uniqueSuffix } from '../helpers/env.js';
 // files' rows.
 
 const DAY = 86_400_000;
-const name = `hookline_partitions_${uniqueSuffix()
-  .replace(/[^a-z0-9]/gi, '_')
-  .toLowerCase()}`;
+const name = scratchName('partitions', uniqueSuffix());
 const admin = createDatabase({
   url: testConfig.DATABASE_URL,
   poolSize: 1,
   applicationName: 'test-partitions',
 });
-const url = new URL(testConfig.DATABASE_URL);
-url.pathname = `/${name}`;
-const scratch = createDatabase({ url: url.toString(), poolSize: 2, applicationName: 'test-partitions' });
-const { sql } = scratch;
-const folders: string[] = [];
+let scratch: Scratch;
+let sql: Sql;
 
 beforeAll(async () => {
-  await admin.sql.unsafe(`CREATE DATABASE ${name}`);
+  scratch = await createScratch(admin.sql, testConfig.DATABASE_URL, name, {
+    poolSize: 2,
+    applicationName: 'test-partitions',
+  });
+  sql = scratch.sql;
 });
 
 afterAll(async () => {
-  await scratch.end({ timeout: 5 });
-  await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await scratch?.end({ timeout: 5 });
+  await dropScratch(admin.sql, name);
   await admin.end({ timeout: 5 });
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
 describe('partitioned delivery storage', () => {
   it('migrates a database holding rows: they stay where they were, found by id and by the old unique key', async () => {
-    const before = migrationsBefore('0008_partitioned_delivery_storage');
-    folders.push(before);
-    await migrate(scratch.db, { migrationsFolder: before });
+    await migrateBefore(scratch.db, '0008_partitioned_delivery_storage');
     const subscription = uuidv7();
     await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret)
       VALUES (${subscription}, 'http://127.0.0.1:9/partitions', ${['user.profile.updated']}, ${newSigningSecret()})`;

@@ -3,36 +3,14 @@
 // (drizzle/0008), then the pre-step (docs/adr/0012: validated CHECK constraints naming the cutover below
 // which rows stay in the legacy partition, here 14 days ago), then fully, so that the past 14 days get
 // daily partitions (webhook_partitions_ensure starts from the cutover). Dropped at the end.
-import { rmSync } from 'node:fs';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
-import { createDatabase, type Sql } from '../../../src/db/client.js';
+import type { Sql } from '../../../src/db/client.js';
 import { migrationsFolder } from '../../../src/db/migrate.js';
 import { uuidv7Floor } from '../../../src/webhooks/deliveries/delivery-id.js';
-import { migrationsBefore } from '../../lib/migrations.js';
+import { migrateBefore } from '../../lib/migrations.js';
+import type { Scratch } from '../../lib/scratch-database.js';
 
 const PARTITIONING = '0008_partitioned_delivery_storage';
-
-export type Scratch = ReturnType<typeof createDatabase> & { name: string; url: string };
-
-/** The URL of database `name` on the server of `url`. */
-export function urlOf(url: string, name: string): string {
-  const other = new URL(url);
-  other.pathname = `/${name}`;
-  return other.toString();
-}
-
-/** Creates the database `name` (through `admin`, a session on another database of the server). */
-export async function createScratch(admin: Sql, baseUrl: string, name: string): Promise<Scratch> {
-  if (!/^hookline_scale_[a-z0-9_]+$/.test(name)) throw new Error(`unexpected database name ${name}`);
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const url = urlOf(baseUrl, name);
-  return { ...createDatabase({ url, poolSize: 4, applicationName: 'hookline-bench-scale' }), name, url };
-}
-
-/** Drops the database, whoever is still connected to it. */
-export async function dropScratch(admin: Sql, name: string): Promise<void> {
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-}
 
 /**
  * Migrates the scratch database up to (not including) the partitioning migration, adds the pre-step's
@@ -40,12 +18,7 @@ export async function dropScratch(admin: Sql, name: string): Promise<void> {
  * live database), then applies every migration. Returns what the partitioning made.
  */
 export async function migrateWithCutover(scratch: Scratch, cutoverMs: number) {
-  const before = migrationsBefore(PARTITIONING);
-  try {
-    await migrate(scratch.db, { migrationsFolder: before });
-  } finally {
-    rmSync(before, { recursive: true, force: true });
-  }
+  await migrateBefore(scratch.db, PARTITIONING);
   const cutover = uuidv7Floor(cutoverMs);
   const constraints = [
     ['webhook_events', 'webhook_events_before_cutover', 'id'],
