@@ -112,15 +112,10 @@ EOF
 }
 
 kafka_cluster_id() { # the cluster's id, made once and kept in .stack/kafka-cluster/cluster.id
-  local f="$KAFKA_CLUSTER_DIR/cluster.id" id=""
+  local f="$KAFKA_CLUSTER_DIR/cluster.id"
   if [ ! -s "$f" ]; then
-    # What `StorageTool random-uuid` prints (16 random bytes, URL-safe base64, no padding, never a leading
-    # '-'), without a JVM start: with the stack's log4j2 config StorageTool also prints a log line to
-    # stdout, which would end up inside the id.
-    until [[ "$id" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{21}$ ]]; do
-      id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-    done
-    echo "$id" >"$f"
+    mkdir -p "$KAFKA_CLUSTER_DIR"
+    kafka_java kafka.tools.StorageTool random-uuid >"$f" 2>>"$(log_of kafka-1)" || fail kafka-1 "random-uuid failed"
   fi
   cat "$f"
 }

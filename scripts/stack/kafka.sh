@@ -21,7 +21,8 @@ kafka_install() {
   touch "$(kafka_libs)/.complete"
 }
 
-kafka_java() { java -cp "$(kafka_libs)/*" -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2.properties" "$@"; }
+# Kafka's command-line tools, logging to stderr (their stdout is their answer: a cluster id).
+kafka_java() { java -cp "$(kafka_libs)/*" -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2-tools.properties" "$@"; }
 
 kafka_init() {
   mkdir -p "$KAFKA_DIR/data"
@@ -52,8 +53,7 @@ EOF
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "kafka: formatting the KRaft storage"
     local cluster_id
-    # (its last line: the stack's log4j2 configuration logs to the console, before the id)
-    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$(log_of kafka)" | tail -n 1)" || fail kafka "random-uuid failed"
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$(log_of kafka)")" || fail kafka "random-uuid failed"
     kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
       >>"$(log_of kafka)" 2>&1 || fail kafka "formatting the storage failed"
   fi
