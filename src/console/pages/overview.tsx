@@ -47,7 +47,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
           id="per-minute-chart"
           data-chart={JSON.stringify(series)}
           role="img"
-          aria-label="Deliveries created per minute over the last hour, stacked by their status now"
+          aria-label="Deliveries per minute of their event over the last hour, stacked by their status now"
         />
       </section>
       <Failing failing={data.failing} />

@@ -3,14 +3,14 @@ import { type DeliveryStatus, deliveryStatuses } from '../../db/schema/webhooks.
 import { uuidv7Floor } from './delivery-id.js';
 import { statusSql } from './status.js';
 
-/** Deliveries created in one minute, by their status now. */
+/** Deliveries of the events of one minute, by their status now. */
 export interface MinuteCounts {
   minute: string;
   counts: Record<DeliveryStatus, number>;
 }
 
 export interface WindowFigures {
-  /** Deliveries created in the window. */
+  /** Deliveries of the window's events. */
   deliveries: number;
   /** Of those with an outcome (succeeded or dead), the share that succeeded; null when none has one. */
   successRatio: number | null;
@@ -18,7 +18,10 @@ export interface WindowFigures {
   endToEndP95Ms: number | null;
 }
 
-/** Deliveries created in each of the last `minutes` minutes, by status now (oldest minute first). */
+/**
+ * Deliveries of the events of each of the last `minutes` minutes, by status now (oldest minute
+ * first). A delivery's time is its event's, the time in its id: the range of ids the query reads.
+ */
 export async function deliveriesPerMinute(
   deps: { sql: Sql },
   minutes: number,
@@ -26,7 +29,7 @@ export async function deliveriesPerMinute(
 ): Promise<MinuteCounts[]> {
   const since = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
   const rows = await deps.sql<{ minute: Date; status: DeliveryStatus; n: number }[]>`
-    SELECT date_trunc('minute', created_at) AS minute, status, count(*)::int AS n
+    SELECT date_trunc('minute', webhook_uuid_time(id)) AS minute, status, count(*)::int AS n
     FROM webhook_deliveries WHERE id >= ${uuidv7Floor(since)}::uuid
     GROUP BY 1, 2`;
   const empty = () =>
@@ -42,7 +45,7 @@ export async function deliveriesPerMinute(
   return out;
 }
 
-/** Volume, success ratio and end-to-end p95 of the deliveries created in the last `ms`. */
+/** Volume, success ratio and end-to-end p95 of the deliveries of the last `ms`'s events. */
 export async function windowFigures(
   deps: { sql: Sql },
   ms: number,
