@@ -1,20 +1,17 @@
 import { Queue } from 'bullmq';
-import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadOf } from '../../scripts/bench/load.js';
 import { createDatabase } from '../../src/db/client.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { metricNames } from '../../src/metrics/names.js';
 import { createRedis } from '../../src/redis.js';
-import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
-import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
-import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 import { scrape } from '../helpers/metrics.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { type CountingReceiver, startCountingReceiver } from '../helpers/receiver.js';
+import { insertSubscription } from '../helpers/subscriptions.js';
 
 // Issue 15's "two of each worker": two fan-out and two delivery processes share one consumer group
 // and one queue; both of each carry part of the load; then one of each is SIGKILLed mid-run and not
@@ -36,7 +33,7 @@ const kafka = createKafka({
 });
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const admin = kafka.admin();
-const subscription = uuidv7();
+let subscription: Awaited<ReturnType<typeof insertSubscription>> | undefined;
 const processes: SpawnedProcess[] = [];
 let pipeline: OwnPipeline | undefined;
 let receiver: CountingReceiver | undefined;
@@ -44,12 +41,8 @@ let receiver: CountingReceiver | undefined;
 afterAll(async () => {
   // The survivors are stopped, not killed: they leave the consumer group, which can then be removed.
   for (const process of processes) await process.terminate('SIGTERM');
-  await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
-  await notifySubscriptionsChanged(sql);
+  await subscription?.remove();
   await end({ timeout: 5 });
-  const redis = createRedis(testConfig.REDIS_URL, 'command', 'test-scale-out');
-  await redis.del(...FlowControl.keys(subscription));
-  redis.disconnect();
   await pipeline?.remove();
   await producer.disconnect().catch(() => {});
   await admin.disconnect().catch(() => {});
@@ -62,9 +55,8 @@ describe('two of each worker', () => {
     receiver = await startCountingReceiver(run);
     const { seen } = receiver;
     // max_in_flight wide enough for both delivery processes' slots: the limit is not what is tested.
-    await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, max_in_flight)
-      VALUES (${subscription}, ${receiver.url}, ${['user.profile.updated']}, ${newSigningSecret()}, 200)`;
-    await notifySubscriptionsChanged(sql);
+    subscription = await insertSubscription(sql, { url: receiver.url, maxInFlight: 200 });
+    const subscriptionId = subscription.id;
     pipeline = await ownPipeline('scale-out');
     const env = {
       ...pipeline.env,
@@ -97,7 +89,7 @@ describe('two of each worker', () => {
     // Killed while the events still come, once a third have been fanned out and deliveries flow.
     const rowsSoFar = async () => {
       const [row] = await sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = ${subscription}`;
+        SELECT count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = ${subscriptionId}`;
       return row?.n ?? 0;
     };
     await vi.waitFor(
@@ -144,7 +136,7 @@ describe('two of each worker', () => {
     const [rows] = await sql<{ n: number; events: number; succeeded: number }[]>`
       SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS events,
         count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded
-      FROM webhook_deliveries WHERE subscription_id = ${subscription}`;
+      FROM webhook_deliveries WHERE subscription_id = ${subscriptionId}`;
     console.log(
       `two of each: killed at ${rowsAtKill} of ${total} deliveries created; before the kill, deliveries created by the fan-outs ${created.join(' / ')}, attempts by the delivery processes ${attempted.join(' / ')}; after it, ${seen.size} of ${total} delivered by the survivors, ${duplicates} duplicates, ${inFlightAtKill} attempts in flight in the killed delivery process`,
     );

@@ -10,14 +10,12 @@ import { buildEvent, systemMeta } from '../../src/events/envelope.js';
 import { enqueueEvents } from '../../src/events/outbox.js';
 import { topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
-import { createRedis } from '../../src/redis.js';
-import { newSigningSecret } from '../../src/webhooks/delivery/signing.js';
-import { FlowControl } from '../../src/webhooks/flow/flow-control.js';
-import { notifySubscriptionsChanged } from '../../src/webhooks/subscriptions/subscription-index.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
+import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
 import { type CountingReceiver, startCountingReceiver } from '../helpers/receiver.js';
+import { insertSubscription } from '../helpers/subscriptions.js';
 
 // Issue 15's three-broker Kafka: the project's stack scripts start a KRaft cluster of three brokers on
 // loopback (scripts/stack/kafka-cluster.sh); the platform's relay, fan-out, delivery and audit
@@ -41,7 +39,8 @@ const { sql, end } = createDatabase({
   applicationName: 'test-cluster',
 });
 const clickhouse = createClickHouse({ url: testConfig.CLICKHOUSE_URL });
-const subscription = uuidv7();
+let subscription: Awaited<ReturnType<typeof insertSubscription>> | undefined;
+let pipeline: OwnPipeline | undefined;
 const processes: SpawnedProcess[] = [];
 let brokers = '';
 let receiver: CountingReceiver | undefined;
@@ -53,13 +52,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const process of processes) await process.terminate('SIGTERM');
-  await sql`DELETE FROM webhook_subscriptions WHERE id = ${subscription}`;
-  await notifySubscriptionsChanged(sql);
-  const redis = createRedis(testConfig.REDIS_URL, 'command', 'test-cluster');
-  await redis.del(...FlowControl.keys(subscription));
-  const queueKeys = await redis.keys(`bull:test-cluster-${suffix}:*`);
-  if (queueKeys.length > 0) await redis.del(...queueKeys);
-  redis.disconnect();
+  await subscription?.remove();
+  // Its queue, flow lines and consumer groups (on the cluster, before the cluster goes).
+  await pipeline?.remove();
   await end({ timeout: 5 });
   await clickhouse.close();
   await receiver?.close();
@@ -71,20 +66,17 @@ describe('a three-broker Kafka cluster', () => {
   it('loses no event from the outbox to the receiver and ClickHouse while a partition leader is SIGKILLed and restarted', async () => {
     receiver = await startCountingReceiver(suffix);
     const { seen } = receiver;
-    await sql`INSERT INTO webhook_subscriptions (id, url, event_types, secret, max_in_flight)
-      VALUES (${subscription}, ${receiver.url}, ${['user.profile.updated']}, ${newSigningSecret()}, 100)`;
-    await notifySubscriptionsChanged(sql);
+    subscription = await insertSubscription(sql, { url: receiver.url, maxInFlight: 100 });
+    // The relay first: it creates the topics, replicated as the cluster allows; then the pipeline's
+    // consumer groups can start at their end.
+    processes.push(await spawnProcess('relay', { KAFKA_BROKERS: brokers }, { readyTimeoutMs: 120_000 }));
+    pipeline = await ownPipeline('cluster', { brokers: brokers.split(',') });
     const env = {
+      ...pipeline.env,
       KAFKA_BROKERS: brokers,
-      WEBHOOK_QUEUE: `test-cluster-${suffix}`,
-      FANOUT_GROUP_ID: `test-cluster-${suffix}-fanout`,
-      AUDIT_GROUP_ID: `test-cluster-${suffix}-audit`,
-      DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
     };
-    // The relay first: it creates the topics, replicated as the cluster allows.
-    processes.push(await spawnProcess('relay', env, { readyTimeoutMs: 120_000 }));
     for (const entry of ['fanout', 'delivery', 'audit']) {
       processes.push(await spawnProcess(entry, env, { readyTimeoutMs: 120_000 }));
     }

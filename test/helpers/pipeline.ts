@@ -30,7 +30,7 @@ export interface OwnPipeline {
  * count, never the backlog of earlier ones), so that test files can run side by side. Its delivery
  * processes sweep nothing (a sweeper would re-queue other files' deliveries into this queue).
  */
-export async function ownPipeline(label: string): Promise<OwnPipeline> {
+export async function ownPipeline(label: string, options: { brokers?: string[] } = {}): Promise<OwnPipeline> {
   const name = `test-${label}-${uniqueSuffix()}`;
   const env = {
     WEBHOOK_QUEUE: name,
@@ -38,9 +38,19 @@ export async function ownPipeline(label: string): Promise<OwnPipeline> {
     AUDIT_GROUP_ID: `${name}-audit`,
     DELIVERY_SWEEP_INTERVAL_SECONDS: '0',
   };
-  const kafka = createKafka({ brokers: testConfig.KAFKA_BROKERS, clientId: name, logger: testLogger });
-  await Promise.all(
-    [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID].map((group) => startGroupAtEnd(kafka, group, allTopics)),
+  const kafka = createKafka({
+    brokers: options.brokers ?? testConfig.KAFKA_BROKERS,
+    clientId: name,
+    logger: testLogger,
+  });
+  // Tried again for a while: on topics just created, a partition's leader may still be moving (a
+  // cluster's first seconds), and reading its end offset is refused until it has.
+  await vi.waitFor(
+    () =>
+      Promise.all(
+        [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID].map((group) => startGroupAtEnd(kafka, group, allTopics)),
+      ),
+    { timeout: 30_000, interval: 1_000 },
   );
   // One admin for the pipeline's life (lag is polled often), connected when first needed and
   // disconnected by remove.
