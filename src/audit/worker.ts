@@ -67,6 +67,7 @@ export class AuditWorker implements Component {
       onInvalid: () => this.metrics.invalid.inc(),
       logger: options.logger,
       name: 'audit',
+      registry: options.registry,
     });
     this.metrics = {
       invalid: new Counter({

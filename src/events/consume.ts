@@ -1,5 +1,8 @@
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka } from 'kafkajs';
+import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
+import { metricNames } from '../metrics/names.js';
+import { withDeadline } from '../platform/deadline.js';
 import { type Envelope, parseEnvelope } from './catalog.js';
 
 /** One chunk of a partition's batch, its messages parsed (invalid ones skipped and counted). */
@@ -33,38 +36,131 @@ export interface EventConsumerOptions {
   logger: Logger;
   /** Names the consumer in its log lines. */
   name: string;
+  /** Where the consumer's restarts are counted. */
+  registry: Registry;
+  /** A consumer silent this long is made anew (default 60 s; tests shorten it). */
+  stallMs?: number;
 }
+
+/** A consumer that neither fetched nor handled a chunk for this long is stalled (see `eventConsumer`). */
+const STALL_MS = 60_000;
+/** How often the watchdog looks. */
+const WATCH_EVERY_MS = 5_000;
+/** A stalled consumer's disconnect, and a new one's connect and join, are given this long. */
+const RESTART_DEADLINE_MS = 60_000;
 
 /**
  * The event-consumer loop shared by every consumer of the event topics: a kafkajs consumer group, each
  * partition's batches cut into chunks, each chunk's messages parsed as events (an invalid one is
  * logged, counted and skipped), handed to `handle`, and the chunk's last offset committed only once
  * `handle` has resolved (at least once: a restart re-reads what was not committed).
+ *
+ * With a watchdog: kafkajs can stop consuming for good, silently, after a group coordinator or a
+ * partition leader dies (measured on the three-broker test: a fan-out or audit consumer made no fetch
+ * after a rebalance, with nothing logged; kafkajs issue #659), or give up after a crash. A running
+ * consumer fetches at least every 5 s (kafkajs's `maxWaitTime`) when it is not handling a chunk, so one
+ * that has done neither for STALL_MS (or crashed for good) is disconnected and made anew; what it had
+ * not committed is read again by the new one (duplicates, dropped downstream by event id).
  */
 export function eventConsumer(options: EventConsumerOptions): {
   start(): Promise<void>;
   stop(): Promise<void>;
 } {
-  const consumer: Consumer = options.kafka.consumer({
-    groupId: options.groupId,
-    ...options.consumer,
-  });
-  const eachBatch = (payload: EachBatchPayload) => consumeBatch(options, payload);
+  const restarts = consumerRestarts(options.registry);
+  const stallMs = options.stallMs ?? STALL_MS;
+  const state = { consumer: undefined as Consumer | undefined, lastSign: Date.now(), handling: 0 };
+  let restarting: Promise<void> | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
+  const eachBatch = async (payload: EachBatchPayload) => {
+    state.handling += 1;
+    try {
+      await consumeBatch(options, payload);
+    } finally {
+      state.handling -= 1;
+      state.lastSign = Date.now();
+    }
+  };
+  const begin = async () => {
+    const consumer = options.kafka.consumer({ groupId: options.groupId, ...options.consumer });
+    state.consumer = consumer;
+    consumer.on(consumer.events.FETCH, () => {
+      state.lastSign = Date.now();
+    });
+    // Given up by kafkajs: made anew at once.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      state.lastSign = 0;
+      setImmediate(look);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsAtOnce,
+      autoCommit: true,
+      // Commit what is durable after every chunk, so a restart re-reads as little as possible.
+      autoCommitThreshold: 1,
+      eachBatch,
+    });
+    state.lastSign = Date.now();
+  };
+  const look = () => {
+    const silentMs = Date.now() - state.lastSign;
+    if (restarting || state.handling > 0 || silentMs < stallMs) return;
+    options.logger.error(
+      { group: options.groupId, silentMs },
+      `${options.name}: the Kafka consumer has neither fetched nor handled anything for ${silentMs} ms; making it anew`,
+    );
+    restarts.inc({ group: options.groupId });
+    restarting = restart(state, begin, options).finally(() => {
+      restarting = undefined;
+    });
+  };
   return {
     async start() {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-      await consumer.run({
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.partitionsAtOnce,
-        autoCommit: true,
-        // Commit what is durable after every chunk, so a restart re-reads as little as possible.
-        autoCommitThreshold: 1,
-        eachBatch,
-      });
+      await begin();
+      watchdog = setInterval(look, Math.min(WATCH_EVERY_MS, stallMs / 2));
+      watchdog.unref();
     },
-    stop: () => consumer.disconnect(),
+    async stop() {
+      clearInterval(watchdog);
+      await restarting;
+      await state.consumer?.disconnect();
+    },
   };
+}
+
+/**
+ * The stalled consumer disconnected (not waited on for ever: it may hang) and a new one started; if
+ * that fails too (Kafka away), the watchdog tries again a little later.
+ */
+async function restart(
+  state: { consumer: Consumer | undefined; lastSign: number },
+  begin: () => Promise<void>,
+  options: EventConsumerOptions,
+): Promise<void> {
+  const stalled = state.consumer;
+  await withDeadline(stalled?.disconnect() ?? Promise.resolve(), RESTART_DEADLINE_MS).catch(() => {});
+  try {
+    await withDeadline(begin(), RESTART_DEADLINE_MS, 'starting a new consumer');
+  } catch (error) {
+    options.logger.error({ err: error, group: options.groupId }, `${options.name}: the new consumer failed`);
+    void state.consumer?.disconnect().catch(() => {});
+    // Looked at again after WATCH_EVERY_MS.
+    state.lastSign = 0;
+  }
+}
+
+/** `hookline_kafka_consumer_restarts_total{group}`, one per registry (a process may run several consumers). */
+function consumerRestarts(registry: Registry): Counter<'group'> {
+  const existing = registry.getSingleMetric(metricNames.kafkaConsumerRestarts);
+  if (existing) return existing as Counter<'group'>;
+  return new Counter({
+    name: metricNames.kafkaConsumerRestarts,
+    help: 'Kafka consumers made anew after they stopped fetching (stalled or crashed for good).',
+    labelNames: ['group'] as const,
+    registers: [registry],
+  });
 }
 
 async function consumeBatch(options: EventConsumerOptions, payload: EachBatchPayload): Promise<void> {

@@ -36,6 +36,8 @@ export const metricNames = {
 
   // src/kafka/lag.ts
   kafkaConsumerLag: 'hookline_kafka_consumer_lag',
+  // src/events/consume.ts
+  kafkaConsumerRestarts: 'hookline_kafka_consumer_restarts_total',
 
   // src/webhooks/metrics.ts
   webhookEventsConsumed: 'hookline_webhook_events_consumed_total',

@@ -85,6 +85,7 @@ export function fanoutPlan(deps: Dependencies, hooks: WebhookDeps): ProcessPlan 
         retries: deps.config.WEBHOOK_RETRY_SCHEDULE.length,
         groupId: deps.config.FANOUT_GROUP_ID,
         topics: allTopics,
+        registry: deps.metrics.registry,
       }),
     ],
   };

@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished, vi } from 'vitest';
+import { cpuSeconds } from '../../scripts/bench/children.js';
 import { createClickHouse } from '../../src/clickhouse/client.js';
 import { createDatabase } from '../../src/db/client.js';
 import type { Envelope } from '../../src/events/catalog.js';
@@ -51,15 +52,23 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const process of processes) await process.terminate('SIGTERM');
-  await subscription?.remove();
+  // Every step runs even when one before it fails (the cluster must not be left running), and the
+  // first failure is then reported.
+  const failures: unknown[] = [];
+  const step = (work: () => Promise<unknown> | undefined) =>
+    Promise.resolve()
+      .then(work)
+      .catch((error: unknown) => failures.push(error));
+  for (const process of processes) await step(() => process.terminate('SIGTERM'));
+  await step(() => subscription?.remove());
   // Its queue, flow lines and consumer groups (on the cluster, before the cluster goes).
-  await pipeline?.remove();
-  await end({ timeout: 5 });
-  await clickhouse.close();
-  await receiver?.close();
+  await step(() => pipeline?.remove());
+  await step(() => end({ timeout: 5 }));
+  await step(() => clickhouse.close());
+  await step(() => receiver?.close());
   // The cluster and its data go: the next run formats a new one.
-  await cluster('reset');
+  await step(() => cluster('reset'));
+  if (failures.length > 0) throw failures[0];
 }, 240_000);
 
 describe('a three-broker Kafka cluster', () => {
@@ -109,6 +118,20 @@ describe('a three-broker Kafka cluster', () => {
       });
     });
     let written = 0;
+    // Every 5 s: how far events got (published, delivery rows made, delivered) and each process's CPU
+    // seconds, printed if the test fails: a stage that stops shows whether its process is busy, idle or gone.
+    const trace: string[] = [];
+    const tracing = setInterval(() => {
+      void progressOf(events.map((event) => event.id)).then((progress) => {
+        const cpu = processes.map(({ child }) =>
+          child.exitCode === null ? cpuSeconds(child.pid) : `exited ${child.exitCode}`,
+        );
+        trace.push(
+          `${new Date().toISOString()} written ${written}, published ${progress.published}, deliveries ${progress.deliveries}, delivered ${seen.size}; cpu (relay, fan-out, delivery, audit) ${cpu.join(', ')}`,
+        );
+      });
+    }, 5_000);
+    onTestFinished(() => clearInterval(tracing));
     const writing = (async () => {
       for (; written < EVENTS; written += BATCH) {
         await sql.begin((tx) => enqueueEvents(tx as never, events.slice(written, written + BATCH)));
@@ -134,7 +157,12 @@ describe('a three-broker Kafka cluster', () => {
 
     const ids = events.map((event) => event.id);
     // Whatever fails below, the processes' warnings and errors are printed first: where events stop.
-    onTestFailed(() => {
+    onTestFailed(async () => {
+      console.log(`progress:\n${trace.join('\n')}`);
+      const waiting = await sql`
+        SELECT attempts, claimed_until > now() AS leased, left(last_error, 200) AS last_error, count(*)::int AS n
+        FROM outbox WHERE id = ANY(${ids}::uuid[]) AND published_at IS NULL GROUP BY 1, 2, 3`;
+      console.log(`unpublished rows: ${JSON.stringify(waiting)}`);
       for (const process of processes) {
         const lines = process
           .output()
@@ -147,16 +175,7 @@ describe('a three-broker Kafka cluster', () => {
       }
     });
     // Outbox → Kafka: every row published.
-    await expect
-      .poll(
-        async () => {
-          const [row] = await sql<{ n: number }[]>`
-            SELECT count(*)::int AS n FROM outbox WHERE id = ANY(${ids}::uuid[]) AND published_at IS NOT NULL`;
-          return row?.n;
-        },
-        { timeout: 120_000, interval: 500 },
-      )
-      .toBe(EVENTS);
+    await expect.poll(() => publishedOf(ids), { timeout: 120_000, interval: 500 }).toBe(EVENTS);
     // Kafka → the webhook receiver and ClickHouse: every event delivered and stored. Both are waited
     // for, then asserted, so that a failure shows where events went missing.
     const stored = async () => {
@@ -191,6 +210,21 @@ describe('a three-broker Kafka cluster', () => {
     expect(audit.events).toBe(EVENTS);
   }, 420_000);
 });
+
+/** How many of these outbox rows are published. */
+async function publishedOf(ids: string[]): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM outbox WHERE id = ANY(${ids}::uuid[]) AND published_at IS NOT NULL`;
+  return row?.n ?? 0;
+}
+
+/** Of these events, how many are published and how many have their delivery row. */
+async function progressOf(ids: string[]): Promise<{ published: number; deliveries: number }> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM webhook_deliveries
+    WHERE subscription_id = ${subscription?.id ?? null} AND event_id = ANY(${ids}::uuid[])`;
+  return { published: await publishedOf(ids), deliveries: row?.n ?? 0 };
+}
 
 /** This test's events on the user-changes topic of the cluster, read from the start by a group of its own. */
 async function countInKafka(

@@ -98,6 +98,12 @@ export async function ownPipeline(label: string, options: { brokers?: string[] }
 
 /** A group already gone counts as deleted (a retry after a partial failure); any other error throws. */
 function unlessGone(error: unknown): void {
-  const groups = (error as { groups?: { error?: { type?: string } }[] }).groups ?? [];
-  if (groups.length === 0 || groups.some((g) => g.error?.type !== 'GROUP_ID_NOT_FOUND')) throw error;
+  const groups = (error as { groups?: { groupId?: string; error?: { type?: string } }[] }).groups ?? [];
+  if (groups.length === 0) throw error;
+  const refused = groups.filter((g) => g.error?.type !== 'GROUP_ID_NOT_FOUND');
+  // Named in the message: kafkajs's own says only "Error in DeleteGroups".
+  if (refused.length > 0)
+    throw new Error(`deleting ${refused.map((g) => `${g.groupId}: ${g.error?.type}`).join(', ')}`, {
+      cause: error,
+    });
 }

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
 import type { Sql } from '../../db/client.js';
 import type { Envelope } from '../../events/catalog.js';
 import { eventConsumer } from '../../events/consume.js';
@@ -122,7 +123,10 @@ export class FanoutWorker implements Component {
   readonly name = 'fanout';
   private readonly consumer: ReturnType<typeof eventConsumer>;
 
-  constructor(kafka: Kafka, deps: FanoutDeps & { groupId: string; topics: readonly string[] }) {
+  constructor(
+    kafka: Kafka,
+    deps: FanoutDeps & { groupId: string; topics: readonly string[]; registry: Registry },
+  ) {
     this.consumer = eventConsumer({
       kafka,
       groupId: deps.groupId,
@@ -145,6 +149,7 @@ export class FanoutWorker implements Component {
       onInvalid: () => deps.metrics.invalidEvents.inc(),
       logger: deps.logger,
       name: 'fan-out',
+      registry: deps.registry,
     });
   }
 
