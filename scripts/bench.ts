@@ -10,7 +10,7 @@
 // receiver at 1,000/s alone, then alongside three bad neighbours. Writes .bench/latest.json. Whatever
 // happens, everything it created is removed at the end (scripts/bench/resources.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { loadConfig } from '../src/config/load.js';
 import { createDatabase } from '../src/db/client.js';
 import { allTopics } from '../src/events/topics.js';
@@ -20,7 +20,7 @@ import { createLogger } from '../src/logger.js';
 import { notifySubscriptionsChanged } from '../src/webhooks/subscriptions/subscription-index.js';
 import { apiPhase } from './bench/api.js';
 import { auditPhase } from './bench/audit.js';
-import { bullmqCeiling, httpCeiling } from './bench/ceilings.js';
+import { bullmqCeiling, httpCeiling, jobAndPostBound } from './bench/ceilings.js';
 import { Children, cpuMeter, cpuSeconds, stackProcesses } from './bench/children.js';
 import { isolationPhase } from './bench/isolation.js';
 import { runBench } from './bench/lifecycle.js';
@@ -126,7 +126,10 @@ async function main() {
   const scrapes = withRest(await scraper.stop(scraping), await scraper.atRest(50));
 
   say(`ceilings: BullMQ alone (${THROUGHPUT_EVENTS} no-op jobs), then raw signed POSTs to the same receiver`);
-  const ceilings = await ceilingsOf(throughput.deliveriesPerSecond, receiverPort);
+  const ceilings = await ceilingsOf(throughput.deliveriesPerSecond, {
+    port: receiverPort,
+    pid: receiver.pid,
+  });
 
   const api = await apiPhase({ children, env, run, seconds: API_SECONDS, say });
   Object.assign(scrapes, api.scrapes);
@@ -222,20 +225,34 @@ function capacityOf(
 }
 
 /** The two ceilings, and the pipeline's throughput as a share of each (same run, same machine). */
-async function ceilingsOf(deliveriesPerSecond: number, receiverPort: number) {
+async function ceilingsOf(deliveriesPerSecond: number, receiver: { port: number; pid?: number }) {
   const bullmq = await bullmqCeiling({ children, config, queueName, jobs: THROUGHPUT_EVENTS });
-  const http = await httpCeiling({ config, receiverPort, run, requests: THROUGHPUT_EVENTS });
+  const http = await httpCeiling({
+    config,
+    receiverPort: receiver.port,
+    receiverCpu: () => cpuSeconds(receiver.pid),
+    run,
+    requests: THROUGHPUT_EVENTS,
+  });
+  const bound = jobAndPostBound(bullmq, http, availableParallelism());
   const ratio = (ceiling: number) => Number((deliveriesPerSecond / ceiling).toFixed(2));
   const figures = {
     bullmq_noop_per_second: bullmq.per_second,
     http_per_second: http.per_second,
     pipeline_to_bullmq: ratio(bullmq.per_second),
     pipeline_to_http: ratio(http.per_second),
+    job_and_post_bound_per_second: bound.per_second,
+    job_and_post_bound_to_bullmq: Number((bound.per_second / bullmq.per_second).toFixed(2)),
+    pipeline_to_job_and_post_bound: ratio(bound.per_second),
     bullmq,
     http,
+    job_and_post_bound: bound,
   };
   say(
     `ceilings: BullMQ no-op ${bullmq.per_second} jobs/s, raw signed POSTs ${http.per_second}/s; the pipeline's ${deliveriesPerSecond} deliveries/s is ${figures.pipeline_to_bullmq} of the first (target ≥ 0.8) and ${figures.pipeline_to_http} of the second`,
+  );
+  say(
+    `one no-op job (${bound.cpu_ms_per_noop_job} ms of CPU) and one raw POST (${bound.cpu_ms_per_post} ms) per delivery and nothing else would carry at most ${bound.per_second}/s on ${bound.cores} cores: ${figures.job_and_post_bound_to_bullmq} of the BullMQ ceiling; the pipeline is ${figures.pipeline_to_job_and_post_bound} of that bound`,
   );
   return figures;
 }

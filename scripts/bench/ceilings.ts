@@ -19,7 +19,8 @@ export interface Ceiling {
   per_second: number;
   count: number;
   seconds: number;
-  /** CPU seconds of the process doing the work (and of Redis, for BullMQ) during the measurement. */
+  /** CPU seconds of the processes doing the work during the measurement: for BullMQ the producer,
+   * the worker and Redis; for HTTP the sender and the receiver. */
   cpu_seconds: Record<string, number>;
 }
 
@@ -48,7 +49,12 @@ export async function bullmqCeiling(input: {
     (line) => line.includes('"ready"'),
   );
   try {
-    const meter = cpuMeter({ worker: () => cpuSeconds(started.child.pid), redis: usedBy('redis-server') });
+    const meter = cpuMeter({
+      // This process adds the jobs, as the fan-out does in the pipeline.
+      producer: () => cpuSeconds(process.pid),
+      worker: () => cpuSeconds(started.child.pid),
+      redis: usedBy('redis-server'),
+    });
     const cpuBefore = meter.snapshot();
     const startedAt = Date.now();
     for (let added = 0; added < jobs; added += 1_000) {
@@ -98,6 +104,8 @@ async function resultOf(
 export async function httpCeiling(input: {
   config: CeilingConfig;
   receiverPort: number;
+  /** The receiver's CPU seconds so far (its share of each POST). */
+  receiverCpu: () => number;
   run: string;
   requests: number;
 }): Promise<Ceiling> {
@@ -106,7 +114,8 @@ export async function httpCeiling(input: {
   const secrets = [newSigningSecret()];
   const origin = `http://127.0.0.1:${receiverPort}`;
   await statsOf(receiverPort, true);
-  const cpuBefore = cpuSeconds(process.pid);
+  const meter = cpuMeter({ sender: () => cpuSeconds(process.pid), receiver: input.receiverCpu });
+  const cpuBefore = meter.snapshot();
   const startedAt = Date.now();
   let next = 0;
   const sender = async () => {
@@ -121,8 +130,8 @@ export async function httpCeiling(input: {
   };
   await Promise.all(Array.from({ length: config.DELIVERY_CONCURRENCY }, sender));
   const seconds = (Date.now() - startedAt) / 1_000;
-  const cpu = cpuSeconds(process.pid) - cpuBefore;
   const stats = await waitFor(receiverPort, requests, 10_000);
+  const cpu = meter.since(cpuBefore);
   await statsOf(receiverPort, true);
   await agent.close();
   if (stats.distinct !== requests) {
@@ -132,6 +141,26 @@ export async function httpCeiling(input: {
     per_second: Math.round(requests / seconds),
     count: requests,
     seconds: round(seconds),
-    cpu_seconds: { sender: round(cpu) },
+    cpu_seconds: cpu,
+  };
+}
+
+/**
+ * What a pipeline doing one BullMQ job and one signed POST per delivery, and nothing else (no
+ * database, no flow control), could carry at most on this machine: its cores over the CPU seconds one
+ * no-op job and one raw POST took in their ceilings (every process's and Redis's share), as if the
+ * cores were shared perfectly. Beside the pipeline's throughput it says how much of the gap to the
+ * BullMQ ceiling the queue and the HTTP request alone make.
+ */
+export function jobAndPostBound(bullmq: Ceiling, http: Ceiling, cores: number) {
+  const perUnit = (ceiling: Ceiling) =>
+    Object.values(ceiling.cpu_seconds).reduce((sum, cpu) => sum + cpu, 0) / ceiling.count;
+  const job = perUnit(bullmq);
+  const post = perUnit(http);
+  return {
+    cores,
+    cpu_ms_per_noop_job: round(job * 1_000, 3),
+    cpu_ms_per_post: round(post * 1_000, 3),
+    per_second: Math.round(cores / (job + post)),
   };
 }

@@ -42,6 +42,8 @@ export interface EventConsumerOptions {
   stallMs?: number;
 }
 
+/** How old the cluster's metadata (each partition's leader) may get before a consumer reads it again. */
+const METADATA_MAX_AGE_MS = 10_000;
 /** A consumer that neither fetched nor handled a chunk for this long is stalled (see `eventConsumer`). */
 const STALL_MS = 60_000;
 /** How often the watchdog looks. */
@@ -55,12 +57,17 @@ const RESTART_DEADLINE_MS = 60_000;
  * logged, counted and skipped), handed to `handle`, and the chunk's last offset committed only once
  * `handle` has resolved (at least once: a restart re-reads what was not committed).
  *
- * With a watchdog: kafkajs can stop consuming for good, silently, after a group coordinator or a
- * partition leader dies (measured on the three-broker test: a fan-out or audit consumer made no fetch
- * after a rebalance, with nothing logged; kafkajs issue #659), or give up after a crash. A running
- * consumer fetches at least every 5 s (kafkajs's `maxWaitTime`) when it is not handling a chunk, so one
- * that has done neither for STALL_MS (or crashed for good) is disconnected and made anew; what it had
- * not committed is read again by the new one (duplicates, dropped downstream by event id).
+ * Two guards against kafkajs consuming nothing, silently, while the process lives:
+ * - Its metadata is read again every METADATA_MAX_AGE_MS. When a broker dies kafkajs drops it from its
+ *   pool and fetches only from the brokers left, but keeps the dead one as the leader of its partitions
+ *   until its metadata is next read (by default after 5 minutes): those partitions are not fetched at
+ *   all meanwhile. Measured on the three-broker test: after a partition leader was killed, the fan-out
+ *   and audit consumers both stopped at 1,500 of 3,000 events for over two minutes, logging nothing.
+ * - A watchdog: kafkajs can also give up after a crash it deems fatal, or hang (kafkajs issue #659). A
+ *   running consumer fetches at least every 5 s (kafkajs's `maxWaitTime`) when it is not handling a
+ *   chunk, so one that has done neither for STALL_MS, or that crashed for good, is disconnected and
+ *   made anew; what it had not committed is read again by the new one (duplicates, dropped downstream
+ *   by event id).
  */
 export function eventConsumer(options: EventConsumerOptions): {
   start(): Promise<void>;
@@ -81,7 +88,11 @@ export function eventConsumer(options: EventConsumerOptions): {
     }
   };
   const begin = async () => {
-    const consumer = options.kafka.consumer({ groupId: options.groupId, ...options.consumer });
+    const consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      metadataMaxAge: METADATA_MAX_AGE_MS,
+      ...options.consumer,
+    });
     state.consumer = consumer;
     consumer.on(consumer.events.FETCH, () => {
       state.lastSign = Date.now();

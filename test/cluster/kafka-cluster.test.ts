@@ -202,8 +202,10 @@ describe('a three-broker Kafka cluster', () => {
     const relayLog = processes[0]?.output() ?? '';
     const relayFailures = relayLog.split('outbox relay: publishing failed').length - 1;
     const producerResets = relayLog.split('outbox relay: a new Kafka producer').length - 1;
+    // Consumers the watchdog made anew (src/events/consume.ts), in the fan-out and audit processes.
+    const consumerRestarts = processes.map((p) => p.output().split('making it anew').length - 1);
     console.log(
-      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${duplicates} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging); the relay failed ${relayFailures} batches and made ${producerResets} new producers`,
+      `three brokers, broker ${victim} (leader of ${topics.userChanges}/0) killed at ${EVENTS / 3} events written and started again ${restartedAfterMs} ms later: ${EVENTS} of ${EVENTS} published, ${inKafka.distinct} in Kafka (${inKafka.messages - inKafka.distinct} duplicate messages), ${seen.size} delivered (${duplicates} duplicate deliveries), ${audit.events} in ClickHouse (${audit.rows - audit.events} duplicate rows before merging); the relay failed ${relayFailures} batches and made ${producerResets} new producers; consumers made anew: fan-out ${consumerRestarts[1]}, audit ${consumerRestarts[3]}`,
     );
     expect(inKafka.distinct).toBe(EVENTS);
     expect(ids.filter((id) => !seen.has(id))).toEqual([]);

@@ -76,10 +76,12 @@ export async function ownPipeline(label: string, options: { brokers?: string[] }
     const cleaner = await admin();
     try {
       // A group still has a member until that process has left it (stopped) or its session expired
-      // (killed): stop the processes first; a killed member is waited for, up to a session's length.
+      // (killed): stop the processes first; a killed member is waited for, up to a session's length,
+      // or a rebalance's (60 s) when the group was rebalancing as its member went (a coordinator that
+      // moved, on the three-broker test).
       for (const group of [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID]) {
         await vi.waitFor(() => cleaner.deleteGroups([group]).catch(unlessGone), {
-          timeout: 45_000,
+          timeout: 90_000,
           interval: 1_000,
         });
       }
