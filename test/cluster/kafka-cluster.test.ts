@@ -59,7 +59,15 @@ afterAll(async () => {
     Promise.resolve()
       .then(work)
       .catch((error: unknown) => failures.push(error));
-  for (const process of processes) await step(() => process.terminate('SIGTERM'));
+  // A process that does not exit within 30 s of SIGTERM is killed, and fails the test.
+  for (const process of processes) {
+    await step(async () => {
+      await process.terminate('SIGTERM', 30_000);
+      if (process.child.signalCode === 'SIGKILL') {
+        throw new Error(`${process.child.spawnargs.at(-1)} did not exit within 30 s of SIGTERM`);
+      }
+    });
+  }
   await step(() => subscription?.remove());
   // Its queue, flow lines and consumer groups (on the cluster, before the cluster goes).
   await step(() => pipeline?.remove());

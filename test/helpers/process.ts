@@ -7,8 +7,8 @@ export interface SpawnedProcess {
   baseUrl: string;
   /** Every log line the process wrote so far (JSON lines on stdout, anything on stderr). */
   output: () => string;
-  /** Sends SIGTERM and resolves with the exit code. */
-  terminate: (signal?: NodeJS.Signals) => Promise<number | null>;
+  /** Sends SIGTERM and resolves with the exit code; after `graceMs` (default: never), SIGKILL. */
+  terminate: (signal?: NodeJS.Signals, graceMs?: number) => Promise<number | null>;
 }
 
 /**
@@ -34,8 +34,10 @@ export async function spawnProcess(
     child: started.child,
     baseUrl: `http://127.0.0.1:${port}`,
     output: started.output,
-    // No escalation to SIGKILL: a test that sends a signal waits for what the process does with it.
-    terminate: (signal = 'SIGTERM') => stopChild(started, signal, Number.POSITIVE_INFINITY),
+    // No escalation to SIGKILL unless asked: a test that sends a signal waits for what the process
+    // does with it.
+    terminate: (signal = 'SIGTERM', graceMs = Number.POSITIVE_INFINITY) =>
+      stopChild(started, signal, graceMs),
   };
 }
 
