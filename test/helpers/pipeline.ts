@@ -20,8 +20,11 @@ export interface OwnPipeline {
   };
   /** Messages on the event topics that its fan-out or audit group has not yet committed (handled). */
   lag: (role: 'fanout' | 'audit') => Promise<number>;
-  /** Removes the queue with every job in it, its flow lines and the consumer groups. */
-  remove: () => Promise<void>;
+  /**
+   * Removes the queue with every job in it, its flow lines and the consumer groups (unless `groups` is
+   * false: a test whose Kafka goes away whole after it).
+   */
+  remove: (options?: { groups?: boolean }) => Promise<void>;
 }
 
 /**
@@ -63,7 +66,7 @@ export async function ownPipeline(label: string, options: { brokers?: string[] }
     })();
     return connected;
   };
-  const remove = async () => {
+  const remove = async ({ groups = true }: { groups?: boolean } = {}) => {
     const connection = createRedis(testConfig.REDIS_URL, 'queue', `${name}:remove`);
     const queue = new Queue(name, { connection });
     try {
@@ -72,6 +75,12 @@ export async function ownPipeline(label: string, options: { brokers?: string[] }
     } finally {
       await queue.close();
       connection.disconnect();
+    }
+    if (!groups) {
+      const made = await connected?.catch(() => undefined);
+      connected = undefined;
+      await made?.disconnect();
+      return;
     }
     const cleaner = await admin();
     try {
