@@ -46,6 +46,8 @@ export interface EventConsumerOptions {
 const METADATA_MAX_AGE_MS = 10_000;
 /** A consumer that neither fetched nor handled a chunk for this long is stalled (see `eventConsumer`). */
 const STALL_MS = 60_000;
+/** After a new consumer failed to start, the next try comes this much later. */
+const RETRY_AFTER_MS = 15_000;
 /** How often the watchdog looks. */
 const WATCH_EVERY_MS = 5_000;
 /** A stalled consumer's disconnect, and a new one's connect and join, are given this long. */
@@ -74,7 +76,7 @@ export function eventConsumer(options: EventConsumerOptions): {
   stop(): Promise<void>;
 } {
   const restarts = consumerRestarts(options.registry);
-  const stallMs = options.stallMs ?? STALL_MS;
+  const stallMs = stallMsOf(options);
   const state = { consumer: undefined as Consumer | undefined, lastSign: Date.now(), handling: 0 };
   let restarting: Promise<void> | undefined;
   let watchdog: NodeJS.Timeout | undefined;
@@ -122,10 +124,11 @@ export function eventConsumer(options: EventConsumerOptions): {
       { group: options.groupId, silentMs },
       `${options.name}: the Kafka consumer has neither fetched nor handled anything for ${silentMs} ms; making it anew`,
     );
-    restarts.inc({ group: options.groupId });
-    restarting = restart(state, begin, options).finally(() => {
-      restarting = undefined;
-    });
+    restarting = restart(state, begin, options, () => restarts.inc({ group: options.groupId })).finally(
+      () => {
+        restarting = undefined;
+      },
+    );
   };
   return {
     async start() {
@@ -149,18 +152,23 @@ async function restart(
   state: { consumer: Consumer | undefined; lastSign: number },
   begin: () => Promise<void>,
   options: EventConsumerOptions,
+  /** Counts a restart once the new consumer runs (not each try while Kafka is away). */
+  restarted: () => void,
 ): Promise<void> {
   const stalled = state.consumer;
   await withDeadline(stalled?.disconnect() ?? Promise.resolve(), RESTART_DEADLINE_MS).catch(() => {});
   try {
     await withDeadline(begin(), RESTART_DEADLINE_MS, 'starting a new consumer');
+    restarted();
   } catch (error) {
     options.logger.error({ err: error, group: options.groupId }, `${options.name}: the new consumer failed`);
     void state.consumer?.disconnect().catch(() => {});
-    // Looked at again after WATCH_EVERY_MS.
-    state.lastSign = 0;
+    // Tried again RETRY_AFTER_MS from now (Kafka may be away a while: not a restart every look).
+    state.lastSign = Date.now() - stallMsOf(options) + RETRY_AFTER_MS;
   }
 }
+
+const stallMsOf = (options: EventConsumerOptions) => options.stallMs ?? STALL_MS;
 
 /** `hookline_kafka_consumer_restarts_total{group}`, one per registry (a process may run several consumers). */
 function consumerRestarts(registry: Registry): Counter<'group'> {
@@ -168,7 +176,7 @@ function consumerRestarts(registry: Registry): Counter<'group'> {
   if (existing) return existing as Counter<'group'>;
   return new Counter({
     name: metricNames.kafkaConsumerRestarts,
-    help: 'Kafka consumers made anew after they stopped fetching (stalled or crashed for good).',
+    help: 'Kafka consumers made anew, and running again, after they stopped fetching (stalled or crashed for good).',
     labelNames: ['group'] as const,
     registers: [registry],
   });
