@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { AssignerProtocol } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished, vi } from 'vitest';
 import { cpuSeconds } from '../../scripts/bench/children.js';
@@ -11,6 +12,7 @@ import { buildEvent, systemMeta } from '../../src/events/envelope.js';
 import { enqueueEvents } from '../../src/events/outbox.js';
 import { topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { deliveryIdOf } from '../../src/webhooks/deliveries/delivery-id.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
 import { type OwnPipeline, ownPipeline } from '../helpers/pipeline.js';
@@ -174,6 +176,8 @@ describe('a three-broker Kafka cluster', () => {
         SELECT attempts, claimed_until > now() AS leased, left(last_error, 200) AS last_error, count(*)::int AS n
         FROM outbox WHERE id = ANY(${ids}::uuid[]) AND published_at IS NULL GROUP BY 1, 2, 3`;
       console.log(`unpublished rows: ${JSON.stringify(waiting)}`);
+      const groupIds = [pipeline?.env.FANOUT_GROUP_ID ?? '', pipeline?.env.AUDIT_GROUP_ID ?? ''];
+      console.log(await groupsOf(groupIds).catch((error: unknown) => `groups: ${String(error)}`));
       for (const process of processes) {
         const lines = process
           .output()
@@ -233,10 +237,45 @@ async function publishedOf(ids: string[]): Promise<number> {
 
 /** Of these events, how many are published and how many have their delivery row. */
 async function progressOf(ids: string[]): Promise<{ published: number; deliveries: number }> {
+  // By primary key: the delivery ids are made from the pair (a scan by event id would read every
+  // partition of the shared database's table).
+  const deliveryIds = ids.map((id) => deliveryIdOf(id, subscription?.id ?? ''));
   const [row] = await sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM webhook_deliveries
-    WHERE subscription_id = ${subscription?.id ?? null} AND event_id = ANY(${ids}::uuid[])`;
+    SELECT count(*)::int AS n FROM webhook_deliveries WHERE id = ANY(${deliveryIds}::uuid[])`;
   return { published: await publishedOf(ids), deliveries: row?.n ?? 0 };
+}
+
+/** Each consumer group's members and the partitions each holds, and the groups' lag by partition. */
+async function groupsOf(groupIds: string[]): Promise<string> {
+  const kafka = createKafka({
+    brokers: brokers.split(','),
+    clientId: 'test-cluster-groups',
+    logger: testLogger,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups(groupIds);
+    const lines = groups.map((group) => {
+      const members = group.members.map((member) => {
+        const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+        return `${member.memberId} ${JSON.stringify(assignment?.assignment ?? {})}`;
+      });
+      return `${group.groupId} ${group.state}: ${members.join('; ')}`;
+    });
+    for (const groupId of groupIds) {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topics.userChanges] });
+      const ends = await admin.fetchTopicOffsets(topics.userChanges);
+      const lag = (offsets?.partitions ?? []).map(
+        (p) =>
+          `${p.partition}:${Number(ends.find((e) => e.partition === p.partition)?.offset) - Number(p.offset)}`,
+      );
+      lines.push(`${groupId} lag by partition of ${topics.userChanges}: ${lag.join(' ')}`);
+    }
+    return lines.join('\n');
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** This test's events on the user-changes topic of the cluster, read from the start by a group of its own. */
