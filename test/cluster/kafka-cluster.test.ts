@@ -49,6 +49,8 @@ let brokers = '';
 let receiver: CountingReceiver | undefined;
 
 beforeAll(async () => {
+  // A new cluster, empty: whatever a run that could not clean up left is removed first.
+  await cluster('reset');
   await cluster('up');
   brokers = (await cluster('bootstrap')).stdout.trim();
 }, 240_000);
@@ -89,10 +91,10 @@ describe('a three-broker Kafka cluster', () => {
     receiver = await startCountingReceiver(suffix);
     const { seen } = receiver;
     subscription = await insertSubscription(sql, { url: receiver.url, maxInFlight: 100 });
-    // The relay first: it creates the topics, replicated as the cluster allows; then the pipeline's
-    // consumer groups can start at their end.
+    // The relay first: it creates the topics, replicated as the cluster allows. The pipeline's
+    // consumer groups read them from their start (the cluster is new: only this test's events).
     processes.push(await spawnProcess('relay', { KAFKA_BROKERS: brokers }, { readyTimeoutMs: 120_000 }));
-    pipeline = await ownPipeline('cluster', { brokers: brokers.split(',') });
+    pipeline = await ownPipeline('cluster', { brokers: brokers.split(','), fromEnd: false });
     const env = {
       ...pipeline.env,
       KAFKA_BROKERS: brokers,
