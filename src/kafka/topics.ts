@@ -1,5 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../logger.js';
+import { withDeadline } from '../platform/deadline.js';
 
 /**
  * The replication of new topics: as configured, or 3 on a cluster of 3 brokers or more, else one
@@ -73,7 +74,7 @@ export async function startGroupAtEnd(
   ).finally(() => admin.disconnect());
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   await consumer.connect();
-  try {
+  const joinAndCommit = async () => {
     const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
     await consumer.subscribe({ topics: [...topics], fromBeginning: false });
     await consumer.run({ autoCommit: false, eachBatch: async () => {} });
@@ -83,7 +84,14 @@ export async function startGroupAtEnd(
         partitions.map(({ partition, high }) => ({ topic, partition, offset: high })),
       ),
     );
+  };
+  try {
+    // Bounded: a join that never completes must not leave this member in the group, holding
+    // partitions that the group's real members then never get.
+    await withDeadline(joinAndCommit(), START_AT_END_DEADLINE_MS, `starting ${groupId} at the end`);
   } finally {
     await consumer.disconnect();
   }
 }
+
+const START_AT_END_DEADLINE_MS = 30_000;
