@@ -63,20 +63,21 @@ afterAll(async () => {
     Promise.resolve()
       .then(work)
       .catch((error: unknown) => failures.push(error));
-  // A process that does not exit within 30 s of SIGTERM is killed, and fails the test.
-  for (const process of processes) {
-    await step(async () => {
-      await process.terminate('SIGTERM', 30_000);
-      if (process.child.signalCode === 'SIGKILL') {
-        throw new Error(`${process.child.spawnargs.at(-1)} did not exit within 30 s of SIGTERM`);
-      }
-    });
-  }
+  // The subscription first: whatever happens next, no later test or bench finds it.
   await step(() => subscription?.remove());
-  // Its queue and flow lines. Not its consumer groups: they go with the cluster below, and deleting
-  // them first could wait minutes (after the coordinator moved, the group can keep a member that has
-  // left long after its session: Kafka answered NON_EMPTY_GROUP for over 90 s after every process
-  // had exited).
+  // The processes side by side; one that does not exit within 30 s of SIGTERM is killed, and fails
+  // the test (so this hook ends well within its time, and every step below runs).
+  await Promise.all(
+    processes.map((process) =>
+      step(async () => {
+        await process.terminate('SIGTERM', 30_000);
+        if (process.child.signalCode === 'SIGKILL') {
+          throw new Error(`${process.child.spawnargs.at(-1)} did not exit within 30 s of SIGTERM`);
+        }
+      }),
+    ),
+  );
+  // Its queue and flow lines. Not its consumer groups: they go with the cluster below.
   await step(() => pipeline?.remove({ groups: false }));
   await step(() => end({ timeout: 5 }));
   await step(() => clickhouse.close());
