@@ -90,30 +90,18 @@ export function eventConsumer(options: EventConsumerOptions): {
     }
   };
   const begin = async () => {
-    const consumer = options.kafka.consumer({
-      groupId: options.groupId,
-      metadataMaxAge: METADATA_MAX_AGE_MS,
-      ...options.consumer,
-    });
-    state.consumer = consumer;
-    consumer.on(consumer.events.FETCH, () => {
-      state.lastSign = Date.now();
-    });
-    // Given up by kafkajs: made anew at once.
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart) return;
-      state.lastSign = 0;
-      setImmediate(look);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-    await consumer.run({
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: options.partitionsAtOnce,
-      autoCommit: true,
-      // Commit what is durable after every chunk, so a restart re-reads as little as possible.
-      autoCommitThreshold: 1,
-      eachBatch,
+    await runConsumer(options, eachBatch, {
+      made: (consumer) => {
+        state.consumer = consumer;
+      },
+      onFetch: () => {
+        state.lastSign = Date.now();
+      },
+      // Given up by kafkajs: made anew at once.
+      onGivenUp: () => {
+        state.lastSign = 0;
+        setImmediate(look);
+      },
     });
     state.lastSign = Date.now();
   };
@@ -142,6 +130,39 @@ export function eventConsumer(options: EventConsumerOptions): {
       await state.consumer?.disconnect();
     },
   };
+}
+
+/**
+ * A kafkajs consumer of the event topics, running: `onFetch` at each fetch it completes, `onGivenUp`
+ * when it crashed and kafkajs will not restart it. It is kept (as the caller's current consumer) as
+ * soon as it is made, so that a start that fails or hangs can still be disconnected.
+ */
+async function runConsumer(
+  options: EventConsumerOptions,
+  eachBatch: (payload: EachBatchPayload) => Promise<void>,
+  signs: { onFetch: () => void; onGivenUp: () => void; made?: (consumer: Consumer) => void },
+): Promise<Consumer> {
+  const consumer = options.kafka.consumer({
+    groupId: options.groupId,
+    metadataMaxAge: METADATA_MAX_AGE_MS,
+    ...options.consumer,
+  });
+  signs.made?.(consumer);
+  consumer.on(consumer.events.FETCH, signs.onFetch);
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) signs.onGivenUp();
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+  await consumer.run({
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsAtOnce,
+    autoCommit: true,
+    // Commit what is durable after every chunk, so a restart re-reads as little as possible.
+    autoCommitThreshold: 1,
+    eachBatch,
+  });
+  return consumer;
 }
 
 /**
