@@ -106,4 +106,60 @@ describe('the outbox relay when a Kafka send hangs', () => {
     expect(logs.text()).toContain('sending the batch to Kafka: no answer within 500 ms');
     expect(logs.text()).toContain('outbox relay: a new Kafka producer');
   });
+
+  it('sends whole batches again as soon as Kafka answers after an outage, not one row at a time', async () => {
+    // Rows of the earlier test are published: this one's 10 are the only pending ones.
+    const events = Array.from({ length: 10 }, (_, i) => profileEvent(`outage${uniqueSuffix()}`, i));
+    await scratch.sql.begin((tx) => enqueueEvents(tx as never, events));
+    // Kafka away for three sends (every row of the batch then has three attempts), then back.
+    const batches: number[] = [];
+    let failing = 3;
+    const kafka = {
+      producer: () =>
+        ({
+          connect: async () => {},
+          disconnect: async () => {},
+          sendBatch: async ({
+            topicMessages,
+          }: {
+            topicMessages: { topic: string; messages: unknown[] }[];
+          }) => {
+            if (failing > 0) {
+              failing -= 1;
+              throw Object.assign(new Error('Connection error: connect ECONNREFUSED'), { retriable: true });
+            }
+            batches.push(topicMessages.reduce((sum, t) => sum + t.messages.length, 0));
+            return topicMessages.flatMap(({ topic }) =>
+              Array.from({ length: 6 }, (_, partition) => ({ topicName: topic, partition, errorCode: 0 })),
+            );
+          },
+        }) as unknown as Producer,
+      admin: () => ({
+        connect: async () => {},
+        disconnect: async () => {},
+        fetchTopicMetadata: async ({ topics: asked }: { topics: string[] }) => ({
+          topics: asked.map((topic) => ({
+            name: topic,
+            partitions: Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 0 })),
+          })),
+        }),
+      }),
+    } as unknown as Kafka;
+    const relay = new OutboxRelay({
+      sql: scratch.sql,
+      kafka,
+      logger: captureLogs('warn').logger,
+      metrics: createOutboxMetrics(new Registry(), scratch.sql),
+      batchSize: 100,
+      pollIntervalMs: 100,
+      retentionHours: 24,
+    });
+    for (let i = 0; i < 3; i++) await expect(relay.publishBatch()).rejects.toThrow('ECONNREFUSED');
+    // The oldest row, which has failed three times, goes alone once (it may be one Kafka refuses)...
+    expect(await relay.publishBatch()).toBe(1);
+    // ...and once Kafka took it, the nine others go together.
+    expect(await relay.publishBatch()).toBe(9);
+    expect(batches).toEqual([1, 9]);
+    await relay.stop();
+  });
 });
