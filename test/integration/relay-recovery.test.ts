@@ -63,16 +63,7 @@ describe('the outbox relay when a Kafka send hangs', () => {
           },
         } as unknown as Producer;
       },
-      admin: () => ({
-        connect: async () => {},
-        disconnect: async () => {},
-        fetchTopicMetadata: async ({ topics: asked }: { topics: string[] }) => ({
-          topics: asked.map((topic) => ({
-            name: topic,
-            partitions: Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 0 })),
-          })),
-        }),
-      }),
+      admin: fakeAdmin,
     } as unknown as Kafka;
     const logs = captureLogs('warn');
     const relay = new OutboxRelay({
@@ -134,16 +125,7 @@ describe('the outbox relay when a Kafka send hangs', () => {
             );
           },
         }) as unknown as Producer,
-      admin: () => ({
-        connect: async () => {},
-        disconnect: async () => {},
-        fetchTopicMetadata: async ({ topics: asked }: { topics: string[] }) => ({
-          topics: asked.map((topic) => ({
-            name: topic,
-            partitions: Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 0 })),
-          })),
-        }),
-      }),
+      admin: fakeAdmin,
     } as unknown as Kafka;
     const relay = new OutboxRelay({
       sql: scratch.sql,
@@ -163,3 +145,17 @@ describe('the outbox relay when a Kafka send hangs', () => {
     await relay.stop();
   });
 });
+
+/** The fake Kafka's admin: every topic has 6 partitions, led by broker 0. */
+function fakeAdmin() {
+  return {
+    connect: async () => {},
+    disconnect: async () => {},
+    fetchTopicMetadata: async ({ topics: asked }: { topics: string[] }) => ({
+      topics: asked.map((topic) => ({
+        name: topic,
+        partitions: Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 0 })),
+      })),
+    }),
+  };
+}
