@@ -12,6 +12,7 @@ import { buildEvent, systemMeta } from '../../src/events/envelope.js';
 import { enqueueEvents } from '../../src/events/outbox.js';
 import { topics } from '../../src/events/topics.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { readLag } from '../../src/kafka/lag.js';
 import { deliveryIdOf } from '../../src/webhooks/deliveries/delivery-id.js';
 import { testConfig, uniqueSuffix } from '../helpers/env.js';
 import { testLogger } from '../helpers/logger.js';
@@ -105,7 +106,7 @@ describe('a three-broker Kafka cluster', () => {
     for (const entry of ['fanout', 'delivery', 'audit']) {
       processes.push(await spawnProcess(entry, env, { readyTimeoutMs: 120_000 }));
     }
-    const kafka = createKafka({ brokers: brokers.split(','), clientId: 'test-cluster', logger: testLogger });
+    const kafka = clusterKafka('test-cluster');
     const admin = kafka.admin();
     await admin.connect();
     const metadata = await admin.fetchTopicMetadata({ topics: [topics.userChanges] });
@@ -215,7 +216,7 @@ describe('a three-broker Kafka cluster', () => {
         { timeout: 120_000, interval: 500 },
       )
       .catch(() => {});
-    const inKafka = await countInKafka(brokers, new Set(ids));
+    const inKafka = await countInKafka(new Set(ids));
     const duplicates = receiver.duplicates();
     const relayLog = processes[0]?.output() ?? '';
     const relayFailures = relayLog.split('outbox relay: publishing failed').length - 1;
@@ -248,14 +249,13 @@ async function progressOf(ids: string[]): Promise<{ published: number; deliverie
   return { published: await publishedOf(ids), deliveries: row?.n ?? 0 };
 }
 
+/** A Kafka client of the cluster's, for this test's own reads. */
+const clusterKafka = (clientId: string) =>
+  createKafka({ brokers: brokers.split(','), clientId, logger: testLogger });
+
 /** Each consumer group's members and the partitions each holds, and the groups' lag by partition. */
 async function groupsOf(groupIds: string[]): Promise<string> {
-  const kafka = createKafka({
-    brokers: brokers.split(','),
-    clientId: 'test-cluster-groups',
-    logger: testLogger,
-  });
-  const admin = kafka.admin();
+  const admin = clusterKafka('test-cluster-groups').admin();
   await admin.connect();
   try {
     const { groups } = await admin.describeGroups(groupIds);
@@ -266,13 +266,13 @@ async function groupsOf(groupIds: string[]): Promise<string> {
       });
       return `${group.groupId} ${group.state}: ${members.join('; ')}`;
     });
+    // The platform's own lag reading (the hookline_kafka_consumer_lag gauge's).
+    const lags = await readLag(
+      admin,
+      groupIds.map((groupId) => ({ groupId, topics: [topics.userChanges] })),
+    );
     for (const groupId of groupIds) {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topics.userChanges] });
-      const ends = await admin.fetchTopicOffsets(topics.userChanges);
-      const lag = (offsets?.partitions ?? []).map(
-        (p) =>
-          `${p.partition}:${Number(ends.find((e) => e.partition === p.partition)?.offset) - Number(p.offset)}`,
-      );
+      const lag = lags.filter((l) => l.group === groupId).map((l) => `${l.partition}:${l.lag}`);
       lines.push(`${groupId} lag by partition of ${topics.userChanges}: ${lag.join(' ')}`);
     }
     return lines.join('\n');
@@ -282,15 +282,8 @@ async function groupsOf(groupIds: string[]): Promise<string> {
 }
 
 /** This test's events on the user-changes topic of the cluster, read from the start by a group of its own. */
-async function countInKafka(
-  brokers: string,
-  ids: Set<string>,
-): Promise<{ messages: number; distinct: number }> {
-  const kafka = createKafka({
-    brokers: brokers.split(','),
-    clientId: 'test-cluster-count',
-    logger: testLogger,
-  });
+async function countInKafka(ids: Set<string>): Promise<{ messages: number; distinct: number }> {
+  const kafka = clusterKafka('test-cluster-count');
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topics.userChanges);
