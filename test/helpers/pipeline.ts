@@ -89,27 +89,21 @@ export async function ownPipeline(
       await queue.close();
       connection.disconnect();
     }
-    if (!groups) {
-      const made = await connected?.catch(() => undefined);
-      connected = undefined;
-      await made?.disconnect();
-      return;
-    }
-    const cleaner = await admin();
+    // The admin: made to delete the groups, or only closed if lag had it made.
+    const cleaner = groups ? await admin() : await connected?.catch(() => undefined);
     try {
       // A group still has a member until that process has left it (stopped) or its session expired
       // (killed): stop the processes first; a killed member is waited for, up to a session's length,
-      // or a rebalance's (60 s) when the group was rebalancing as its member went (a coordinator that
-      // moved, on the three-broker test).
-      for (const group of [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID]) {
-        await vi.waitFor(() => cleaner.deleteGroups([group]).catch(unlessGone), {
+      // or a rebalance's (60 s) when the group was rebalancing as its member went.
+      for (const group of groups ? [env.FANOUT_GROUP_ID, env.AUDIT_GROUP_ID] : []) {
+        await vi.waitFor(() => cleaner?.deleteGroups([group]).catch(unlessGone), {
           timeout: 90_000,
           interval: 1_000,
         });
       }
     } finally {
       connected = undefined;
-      await cleaner.disconnect();
+      await cleaner?.disconnect();
     }
   };
   const lag = async (role: 'fanout' | 'audit') => {
